@@ -1,0 +1,36 @@
+"""Training throughput in sentences per second, shown in the progress bar."""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+
+
+class SentencesPerSecond(L.Callback):
+    """Logs ``train/sent_per_s``: sentences of the global batch (all devices) per second of step.
+
+    The rate is an exponential moving average (``smoothing``) over optimizer steps, measured from
+    the start of one training batch to the start of the next, so data loading is included.
+    """
+
+    def __init__(self, smoothing: float = 0.9) -> None:
+        self.smoothing = smoothing
+        self._last: float | None = None
+        self._rate: float | None = None
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._last = None
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        now = time.perf_counter()
+        if self._last is not None:
+            sentences = batch["input_ids"].size(0) * trainer.world_size
+            rate = sentences / max(now - self._last, 1e-9)
+            self._rate = rate if self._rate is None else self.smoothing * self._rate + (1 - self.smoothing) * rate
+            pl_module.log("train/sent_per_s", self._rate, prog_bar=True, batch_size=1)
+        self._last = now
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        # Evaluation time is not training time: restart the clock after it.
+        self._last = None

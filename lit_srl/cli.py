@@ -1,0 +1,133 @@
+"""The command line: ``python -m lit_srl <command> …``.
+
+Training commands (``fit``, ``validate``, ``test``) are LightningCLI's, driven by composable YAML
+files (``--config recipe.yaml --config configs/loss/arccon.yaml``). The others are lit_srl's own:
+``data download``, ``eval``, ``export``. Errors caused by the user's input print one line,
+``error: …``, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from typing import Callable, Optional, Sequence
+
+from lit_srl.errors import LitSrlError
+
+#: lit_srl's own commands: name → (module, function taking the remaining argv, summary).
+TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "data": ("lit_srl.data.download", "main", "fetch the SentEval STS suite and the wiki1m corpus (data download)"),
+    "eval": ("lit_srl.evaluation.command", "main", "STS12-16, STS-B, SICK-R with the SentEval protocol"),
+    "export": ("lit_srl.evaluation.export", "main", "write a checkpoint as a Hugging Face / sentence-transformers folder"),
+}
+LIGHTNING_COMMANDS = {
+    "fit": "train from a YAML recipe (python -m lit_srl fit --config configs/quickstart.yaml)",
+    "validate": "STS-B dev of a model or checkpoint",
+    "test": "the 7-task STS suite of a model or checkpoint",
+}
+
+TRAINER_DEFAULTS = {
+    "max_epochs": 1,
+    "check_val_every_n_epoch": None,  # validation every val_check_interval optimizer steps
+    "val_check_interval": 125,
+    "num_sanity_val_steps": 0,
+    "log_every_n_steps": 10,
+    "default_root_dir": "runs",
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m lit_srl <command> [options]   (<command> --help for its options)", "", "commands:"]
+    for name, summary in LIGHTNING_COMMANDS.items():
+        lines.append(f"  {name:<10} {summary}")
+    for name, (_, _, summary) in TOOL_COMMANDS.items():
+        lines.append(f"  {name:<10} {summary}")
+    return "\n".join(lines)
+
+
+def _quiet_known_warnings() -> None:
+    import warnings
+
+    # The streamed corpus knows its exact per-rank length (it shards by rank and worker itself).
+    warnings.filterwarnings("ignore", message=r".*IterableDataset. has .__len__. defined.*")
+    # Validation and test run on the CPU-side tokenised shards; one worker is enough.
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("lit_srl")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
+    """Build (and by default run) the LightningCLI of lit_srl on ``args``."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.cli import LightningCLI
+
+    from lit_srl.callbacks import SentencesPerSecond
+    from lit_srl.data.datamodule import SentenceDataModule
+    from lit_srl.model import SentenceEmbeddingModule
+
+    class LitSrlCLI(LightningCLI):
+        def add_arguments_to_parser(self, parser) -> None:
+            # Every recipe keeps the best checkpoint by STS-B dev Spearman, and last.ckpt to resume.
+            parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+            parser.set_defaults(
+                {
+                    "checkpoint.monitor": "val/stsb_spearman",
+                    "checkpoint.mode": "max",
+                    "checkpoint.save_top_k": 1,
+                    "checkpoint.save_last": True,
+                    "checkpoint.filename": "best-step{step}",
+                    "checkpoint.auto_insert_metric_name": False,
+                }
+            )
+            parser.add_lightning_class_args(SentencesPerSecond, "throughput")
+
+    return LitSrlCLI(
+        SentenceEmbeddingModule,
+        SentenceDataModule,
+        args=args,
+        run=run,
+        trainer_defaults=TRAINER_DEFAULTS,
+        seed_everything_default=42,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"default_env": False},
+    )
+
+
+def _tool(name: str) -> Callable[[list[str]], int]:
+    module, func, _ = TOOL_COMMANDS[name]
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``python -m lit_srl`` and the ``lit-srl`` script."""
+    from_sys = argv is None
+    argv = list(sys.argv[1:] if from_sys else argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _setup_logging()
+    _quiet_known_warnings()
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    try:
+        if command in TOOL_COMMANDS:
+            return int(_tool(command)(rest) or 0)
+        if command in LIGHTNING_COMMANDS or command.startswith("-"):
+            # LightningCLI reads sys.argv itself (and warns if given both).
+            lightning_cli(None if from_sys else argv)
+            return 0
+        raise LitSrlError(f"unknown command {command!r}; valid commands: {', '.join([*LIGHTNING_COMMANDS, *TOOL_COMMANDS])}")
+    except LitSrlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,228 @@
+"""The DataModule: the streamed training corpus and the STS sets used for validation and test."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from lit_srl.data.corpus import (
+    StreamingCorpus,
+    check_corpus,
+    corpus_stats,
+    format_corpus_stats,
+    resolve_train_files,
+)
+from lit_srl.errors import LitSrlError
+
+log = logging.getLogger("lit_srl")
+
+ALL_TASKS = ("STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness")
+
+
+def default_data_dir() -> str:
+    """The data root: ``$LIT_SRL_DATA`` if set, else ``./data``."""
+    return os.environ.get("LIT_SRL_DATA") or "data"
+
+
+class EvalShard(IterableDataset):
+    """This rank's disjoint shard of an evaluator's unique sentences, as tokenised batches.
+
+    Yields dicts with ``input_ids``/``attention_mask`` (B, T) and ``index`` (B,) — positions in
+    ``evaluator.sentences``. Sentences are sorted by length within the shard to cut padding.
+    It is an IterableDataset so that Lightning injects no DistributedSampler (which would pad by
+    repeating sentences and bias Spearman).
+    """
+
+    def __init__(self, sentences, tokenizer, batch_size: int, max_length: int, rank: int, world_size: int):
+        super().__init__()
+        shard = range(rank, len(sentences), world_size)
+        self.items = sorted(((i, sentences[i]) for i in shard), key=lambda item: -len(item[1]))
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.max_length = max_length
+
+    def __len__(self) -> int:
+        return -(-len(self.items) // self.batch_size)
+
+    def __iter__(self):
+        for start in range(0, len(self.items), self.batch_size):
+            chunk = self.items[start : start + self.batch_size]
+            batch = dict(
+                self.tokenizer(
+                    [s for _, s in chunk],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                )
+            )
+            batch["index"] = torch.tensor([i for i, _ in chunk], dtype=torch.long)
+            yield batch
+
+
+class SentenceDataModule(L.LightningDataModule):
+    """Streams the unsupervised corpus; serves STS dev (validation) and the 7-task suite (test).
+
+    Args:
+        data_dir: the data root (``senteval/``, ``corpus/``); default ``$LIT_SRL_DATA`` or ``./data``.
+        train_files: corpus paths or globs, relative ones under the data root (plain or .gz text,
+            one sentence per line).
+        batch_size: sentences per optimizer step on each device (each is encoded twice).
+        max_length: tokens per training sentence (SimCSE: 32).
+        shuffle_buffer: size of the seeded shuffle buffer (the corpus is never loaded whole).
+        seed: shuffling seed (mixed with the epoch).
+        num_workers: DataLoader workers tokenising the corpus.
+        count_sentences: count the corpus once at start-up, for the progress bar and the
+            learning-rate schedule (a quick pass; turn off for huge corpora and set max_steps).
+        val_tasks: SentEval tasks evaluated during training (STS-B dev by default).
+        val_split: their split (``dev``: STS-B dev, SICK-R trial).
+        test_tasks: tasks of ``trainer.test`` (the 7-task suite, test splits).
+        eval_batch_size: sentences per evaluation batch.
+        eval_max_length: truncation at evaluation (SentEval does not truncate; 512 = BERT's limit).
+    """
+
+    def __init__(
+        self,
+        data_dir: Optional[str] = None,
+        train_files: Union[str, list[str]] = "corpus/wiki1m_head.txt",
+        batch_size: int = 64,
+        max_length: int = 32,
+        shuffle_buffer: int = 10_000,
+        seed: int = 42,
+        num_workers: int = 1,
+        count_sentences: bool = True,
+        val_tasks: list[str] = ["STSBenchmark"],
+        val_split: str = "dev",
+        test_tasks: list[str] = list(ALL_TASKS),
+        eval_batch_size: int = 128,
+        eval_max_length: int = 512,
+    ) -> None:
+        super().__init__()
+        if batch_size < 2:
+            raise LitSrlError(f"data.batch_size is {batch_size}; contrastive training needs at least 2 sentences a batch (in-batch negatives)")
+        if max_length < 4:
+            raise LitSrlError(f"data.max_length is {max_length}; use at least 4 tokens ([CLS], [SEP] and some words; SimCSE uses 32)")
+        self.data_dir = Path(os.path.expanduser(data_dir or default_data_dir()))
+        self.train_files = [train_files] if isinstance(train_files, str) else list(train_files)
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.shuffle_buffer = shuffle_buffer
+        self.seed = seed
+        self.num_workers = num_workers
+        self.count_sentences = count_sentences
+        self.val_tasks = list(val_tasks)
+        self.val_split = val_split
+        self.test_tasks = list(test_tasks)
+        self.eval_batch_size = eval_batch_size
+        self.eval_max_length = eval_max_length
+        self._evaluators: dict = {}
+        self._train_set: Optional[StreamingCorpus] = None
+        self._resume_state: Optional[dict] = None
+        self.num_sentences: Optional[int] = None
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def tokenizer(self):
+        return self.trainer.lightning_module.encoder.tokenizer
+
+    def _rank_world(self) -> tuple[int, int]:
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
+
+    def evaluator(self, stage: str):
+        """The STS evaluator of ``val`` (dev split) or ``test`` (7 tasks, test split)."""
+        if stage not in self._evaluators:
+            from lit_srl.evaluation import STSEvaluator
+
+            tasks, split = (self.val_tasks, self.val_split) if stage == "val" else (self.test_tasks, "test")
+            self._evaluators[stage] = STSEvaluator.from_data_dir(self.data_dir, tasks=tasks, split=split)
+        return self._evaluators[stage]
+
+    # ------------------------------------------------------------------- hooks
+    def setup(self, stage: str) -> None:
+        if stage == "fit":
+            files = resolve_train_files(self.train_files, self.data_dir)
+            check_corpus(files)
+            if self.count_sentences and self.num_sentences is None:
+                stats = corpus_stats(files)
+                self.num_sentences = int(stats["sentences"])
+                if self._rank_world()[0] == 0:
+                    log.info(format_corpus_stats(stats))
+                per_step = self.batch_size * self._rank_world()[1]
+                if self.num_sentences < per_step:
+                    raise LitSrlError(
+                        f"corpus {', '.join(map(str, files))} has {self.num_sentences} sentences, fewer than one "
+                        f"global batch ({per_step}); lower data.batch_size or add text"
+                    )
+            rank, world = self._rank_world()
+            self._train_set = StreamingCorpus(
+                files=files,
+                tokenizer=self.tokenizer,
+                batch_size=self.batch_size,
+                max_length=self.max_length,
+                shuffle=True,
+                shuffle_buffer=self.shuffle_buffer,
+                seed=self.seed,
+                rank=rank,
+                world_size=world,
+            )
+        if stage in ("fit", "validate"):
+            self.evaluator("val")
+        if stage == "test":
+            self.evaluator("test")
+
+    def set_epoch(self, epoch: int) -> None:
+        """Reshuffle the stream for ``epoch`` (called by the module at each epoch's start)."""
+        if self._train_set is not None and self._train_set.epoch != epoch:
+            self._train_set.set_epoch(epoch)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self._train_set
+        dataset.set_epoch(self.trainer.current_epoch if self.trainer else 0)
+        if self._resume_state is not None:
+            dataset.load_state_dict(self._resume_state)
+            self._resume_state = None
+        if self.num_sentences is not None:
+            dataset.length = self.num_sentences // (self.batch_size * self._rank_world()[1])
+        return DataLoader(
+            dataset,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=False,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def _eval_dataloader(self, stage: str) -> DataLoader:
+        rank, world = self._rank_world()
+        shard = EvalShard(
+            self.evaluator(stage).sentences, self.tokenizer, self.eval_batch_size, self.eval_max_length, rank, world
+        )
+        return DataLoader(shard, batch_size=None, num_workers=0)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_dataloader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_dataloader("test")
+
+    # ------------------------------------------------------------ resumability
+    def state_dict(self) -> dict:
+        """Where the training stream stands: its epoch and how many batches were consumed."""
+        if self.trainer is None:
+            return {}
+        loop = self.trainer.fit_loop
+        return {
+            "epoch": int(self.trainer.current_epoch),
+            "batches_done": int(loop.epoch_loop.batch_progress.current.completed),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state:
+            self._resume_state = dict(state)

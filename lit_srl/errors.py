@@ -1,0 +1,21 @@
+"""User-facing errors: one line that names the thing and the fix, printed without a traceback."""
+
+from __future__ import annotations
+
+
+class LitSrlError(Exception):
+    """An error caused by the user's input (a path, a config value, a file's content).
+
+    ``lit_srl.cli.main`` prints ``error: <message>`` and exits with status 2 instead of showing a
+    traceback. Messages are single lines: what is wrong, where, and how to fix it.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+def check_choice(kind: str, value: str, choices) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise a LitSrlError listing them."""
+    if value not in choices:
+        raise LitSrlError(f"unknown {kind} {value!r}; valid choices: {', '.join(sorted(choices))}")
+    return value

