@@ -21,6 +21,8 @@ TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("lit_srl.data.download", "main", "fetch the SentEval STS suite and the wiki1m corpus (data download)"),
     "eval": ("lit_srl.evaluation.command", "main", "STS12-16, STS-B, SICK-R with the SentEval protocol"),
     "export": ("lit_srl.evaluation.export", "main", "write a checkpoint as a Hugging Face / sentence-transformers folder"),
+    "simulate": ("lit_srl.analysis.simulate", "main", "the gradient simulations of the ACL 2024 paper (GD, W, R figures)"),
+    "figures": ("lit_srl.analysis.figures", "main", "PNG figures from a run's TensorBoard logs"),
 }
 LIGHTNING_COMMANDS = {
     "fit": "train from a YAML recipe (python -m lit_srl fit --config configs/quickstart.yaml)",
@@ -72,25 +74,31 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.cli import LightningCLI
 
-    from lit_srl.callbacks import SentencesPerSecond
+    from lit_srl.callbacks import LastCheckpoint, SentencesPerSecond
     from lit_srl.data.datamodule import SentenceDataModule
     from lit_srl.model import SentenceEmbeddingModule
 
     class LitSrlCLI(LightningCLI):
         def add_arguments_to_parser(self, parser) -> None:
-            # Every recipe keeps the best checkpoint by STS-B dev Spearman, and last.ckpt to resume.
+            # Every recipe keeps the best checkpoint by STS-B dev Spearman, and last.ckpt to resume
+            # (written after every evaluation and on SIGTERM/SIGUSR1).
             parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
             parser.set_defaults(
                 {
                     "checkpoint.monitor": "val/stsb_spearman",
                     "checkpoint.mode": "max",
                     "checkpoint.save_top_k": 1,
-                    "checkpoint.save_last": True,
+                    "checkpoint.save_last": False,  # last.ckpt is LastCheckpoint's (every evaluation)
                     "checkpoint.filename": "best-step{step}",
                     "checkpoint.auto_insert_metric_name": False,
                 }
             )
             parser.add_lightning_class_args(SentencesPerSecond, "throughput")
+            parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+
+        def before_instantiate_classes(self) -> None:
+            if self.subcommand == "fit":
+                resolve_resume(self.config[self.subcommand])
 
     return LitSrlCLI(
         SentenceEmbeddingModule,
@@ -102,6 +110,40 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"default_env": False},
     )
+
+
+def resolve_resume(config) -> None:
+    """``--ckpt_path last``: the newest ``last.ckpt`` of the run folder, logging into its version.
+
+    Lightning looks for ``last`` only in the new run's own (new) version folder; here the run folder
+    is ``trainer.default_root_dir``: its ``lightning_logs/version_*/checkpoints/last.ckpt`` (or
+    ``checkpoints/last.ckpt``), and the resumed run keeps logging into the same version, so its
+    TensorBoard curves continue and its checkpoints replace that run's own.
+    """
+    from pathlib import Path
+
+    if config.get("ckpt_path") != "last":
+        return
+    root = Path(config.trainer.default_root_dir or ".")
+    found = sorted(root.glob("lightning_logs/version_*/checkpoints/last*.ckpt")) + sorted(
+        root.glob("checkpoints/last*.ckpt")
+    )
+    if not found:
+        raise LitSrlError(
+            f"--ckpt_path last: no last.ckpt under {root}; give --trainer.default_root_dir of the run to "
+            "resume, or a checkpoint path"
+        )
+    newest = max(found, key=lambda p: p.stat().st_mtime)
+    config.ckpt_path = str(newest)
+    version_dir = newest.parent.parent
+    if version_dir.name.startswith("version_") and config.trainer.get("logger") in (None, True):
+        from jsonargparse import Namespace
+
+        config.trainer.logger = Namespace(
+            class_path="lightning.pytorch.loggers.TensorBoardLogger",
+            init_args=Namespace(save_dir=str(root), version=version_dir.name),
+        )
+    logging.getLogger("lit_srl").info("resuming from %s", newest)
 
 
 def _tool(name: str) -> Callable[[list[str]], int]:

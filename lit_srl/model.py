@@ -13,8 +13,10 @@ from typing import Any, Optional, Union
 
 import lightning as L
 import torch
+from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 
 from lit_srl.encoder import SentenceEncoder
+from lit_srl.errors import LitSrlError
 from lit_srl.losses import InfoNCE, SentenceLoss
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -56,6 +58,9 @@ class SentenceEmbeddingModule(L.LightningModule):
         weight_decay: AdamW weight decay (HF Trainer's default, 0, as SimCSE).
         warmup_steps: linear warm-up length, in optimizer steps (≥ 1) or as a fraction of the
             run (< 1).
+        max_consecutive_skips: a step whose loss or gradient is not finite is skipped (no
+            parameter or optimizer-state update) and counted in ``train/skipped_steps``; this many
+            in a row stop the run with an error.
     """
 
     def __init__(
@@ -69,6 +74,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         lr: float = 3e-5,
         weight_decay: float = 0.0,
         warmup_steps: float = 0,
+        max_consecutive_skips: int = 5,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
@@ -85,6 +91,10 @@ class SentenceEmbeddingModule(L.LightningModule):
         self.last_loss_output = None
         self.last_views: Optional[tuple[torch.Tensor, torch.Tensor]] = None
         self._eval_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._loss_finite = True
+        self.skipped_steps = 0
+        self.consecutive_skips = 0
+        self._pending_rng: Optional[dict] = None
 
     # ------------------------------------------------------------------ training
     def forward(self, batch: dict) -> torch.Tensor:
@@ -110,8 +120,41 @@ class SentenceEmbeddingModule(L.LightningModule):
         # Read by the gradient-component callbacks (lit_srl.callbacks) after the step.
         self.last_loss_output = out
         self.last_views = (z1.detach(), z2.detach())
+        self._loss_finite = bool(torch.isfinite(out.loss.detach()))
         self.log("train/loss", out.loss, prog_bar=True, batch_size=z1.size(0))
         return out.loss
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self._pending_rng is not None:
+            # Exact resume: the RNG streams (dropout masks) continue where the checkpoint left them.
+            # Restored here, after Lightning has built the data iterator (which draws a seed).
+            _set_rng_states(_restore_numpy_state(self._pending_rng))
+            self._pending_rng = None
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Skip the step if the loss or a gradient is not finite (on any rank).
+
+        Dropping every ``.grad`` makes AdamW leave parameters *and* its moments untouched (it only
+        updates parameters that have a gradient), so a skipped step leaves no trace.
+        """
+        bad = not self._loss_finite or any(
+            p.grad is not None and not torch.isfinite(p.grad).all() for p in self.parameters()
+        )
+        bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if not bad:
+            self.consecutive_skips = 0
+            return
+        optimizer.zero_grad(set_to_none=True)
+        self.skipped_steps += 1
+        self.consecutive_skips += 1
+        self.log("train/skipped_steps", float(self.skipped_steps), batch_size=1)
+        limit = self.hparams.max_consecutive_skips
+        if self.consecutive_skips >= limit:
+            raise LitSrlError(
+                f"{self.consecutive_skips} optimizer steps in a row had a non-finite loss or gradient "
+                f"(last at step {self.global_step}); lower model.lr, use precision 32-true or bf16-mixed "
+                f"instead of 16-mixed, or check the corpus; the limit is model.max_consecutive_skips={limit}"
+            )
 
     # ---------------------------------------------------------------- evaluation
     def _eval_step(self, batch: dict) -> None:
@@ -199,6 +242,35 @@ class SentenceEmbeddingModule(L.LightningModule):
         from lit_srl.checkpoint import encoder_record
 
         checkpoint["lit_srl"] = encoder_record(self.encoder)
+        checkpoint["lit_srl_train_state"] = {
+            "rng": _portable_rng_states(),
+            "skipped_steps": self.skipped_steps,
+            "consecutive_skips": self.consecutive_skips,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("lit_srl_train_state")
+        if state:
+            self._pending_rng = state["rng"]
+            self.skipped_steps = state["skipped_steps"]
+            self.consecutive_skips = state["consecutive_skips"]
+
+
+def _portable_rng_states() -> dict:
+    """Lightning's RNG snapshot with numpy's state as plain lists (``weights_only`` loads take it)."""
+    states = _collect_rng_states()
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    states["numpy"] = [name, keys.tolist(), pos, has_gauss, cached]
+    return states
+
+
+def _restore_numpy_state(states: dict) -> dict:
+    import numpy as np
+
+    states = dict(states)
+    name, keys, pos, has_gauss, cached = states["numpy"]
+    states["numpy"] = (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+    return states
 
 
 def flatten_scores(results: dict) -> dict[str, float]:

@@ -35,7 +35,7 @@ def minilm_dir() -> Path:
 
 def build_tiny_bert(folder: Path, seed: int = 0, hidden_size: int = 32, layers: int = 2) -> Path:
     """Save a randomly initialised BERT (hidden 32, 2 layers) with the real uncased vocab."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import AutoTokenizer, BertConfig, BertModel
 
     torch.manual_seed(seed)
     config = BertConfig(
@@ -47,7 +47,8 @@ def build_tiny_bert(folder: Path, seed: int = 0, hidden_size: int = 32, layers: 
         max_position_embeddings=512,
     )
     BertModel(config).save_pretrained(folder)
-    BertTokenizerFast(vocab_file=str(minilm_dir() / "vocab.txt")).save_pretrained(folder)
+    # all-MiniLM-L6-v2's tokenizer is bert-base-uncased's (its vocab.txt, lower-casing)
+    AutoTokenizer.from_pretrained(minilm_dir()).save_pretrained(folder)
     return folder
 
 

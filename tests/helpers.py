@@ -9,11 +9,15 @@ from lit_srl.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-def fit_args(root: Path, backbone: str, *extra: str, steps: int = 6, val_every: int = 3, batch: int = 8) -> list[str]:
-    """``fit`` on the quickstart recipe, shrunk to a few steps of a small batch."""
+def fit_args(
+    root: Path, backbone: str, *extra: str, steps: int = 6, val_every: int = 3, batch: int = 8, configs=()
+) -> list[str]:
+    """``fit`` on the quickstart recipe (plus ``configs`` presets), shrunk to a few small steps."""
+    presets = [arg for name in configs for arg in ("--config", str(REPO / "configs" / name))]
     return [
         "fit",
         "--config", str(REPO / "configs" / "quickstart.yaml"),
+        *presets,
         f"--trainer.default_root_dir={root}",
         f"--trainer.max_steps={steps}",
         f"--trainer.val_check_interval={val_every}",

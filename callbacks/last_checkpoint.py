@@ -1,0 +1,82 @@
+"""``last.ckpt``: a resumable checkpoint after every evaluation and when the job is told to stop."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from typing import Optional
+
+import lightning as L
+from lightning.pytorch.callbacks import Checkpoint
+from lightning.pytorch.plugins.environments import SLURMEnvironment
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+log = logging.getLogger("lit_srl")
+
+
+class LastCheckpoint(Checkpoint):
+    """Keeps ``<checkpoint dir>/last.ckpt`` current, so ``--ckpt_path last`` resumes a run.
+
+    Written after every validation (ModelCheckpoint in Lightning 2.6 writes ``last`` only when it
+    also saves a new best), every ``every_n_train_steps`` optimizer steps if set, and on
+    pre-emption: Lightning turns SIGTERM into a ``SIGTERMException`` raised at the end of the
+    current training batch (a consistent state: the step, its logging and any validation are
+    done); this callback treats SIGUSR1 — what SLURM sends ahead of a time limit
+    (``#SBATCH --signal=SIGUSR1@90``) — the same way and writes the checkpoint from
+    ``on_exception``. Under SLURM with auto-requeue Lightning owns SIGUSR1 (it saves an
+    ``hpc_ckpt`` and requeues the job) and this callback leaves that signal alone.
+
+    It subclasses ``Checkpoint`` so that Lightning runs it after ModelCheckpoint, whose best-model
+    state the file then includes. The folder is ModelCheckpoint's, else the root directory.
+    """
+
+    def __init__(self, every_n_train_steps: Optional[int] = None, signals: tuple[str, ...] = ("SIGUSR1",)) -> None:
+        self.every_n_train_steps = every_n_train_steps
+        self.signals = signals
+        self._previous: dict = {}
+
+    # ------------------------------------------------------------------ signals
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage != "fit" or os.name == "nt":
+            return
+        env = trainer._accelerator_connector.cluster_environment
+        slurm_owns_usr1 = isinstance(env, SLURMEnvironment) and env.auto_requeue
+        for name in self.signals:
+            signum = getattr(signal, name)
+            if signum == signal.SIGUSR1 and slurm_owns_usr1:
+                continue
+
+            def request_stop(received, frame, trainer=trainer):
+                log.info("received %s: saving a checkpoint after this step", signal.Signals(received).name)
+                # Lightning's own SIGTERM flag: the loop stops at the end of the current batch.
+                trainer._signal_connector.received_sigterm = True
+
+            self._previous[signum] = signal.signal(signum, request_stop)
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    # ------------------------------------------------------------------ saving
+    def path(self, trainer: L.Trainer) -> str:
+        folder = getattr(trainer.checkpoint_callback, "dirpath", None) or trainer.default_root_dir
+        return os.path.join(folder, "last.ckpt")
+
+    def save(self, trainer: L.Trainer) -> None:
+        trainer.save_checkpoint(self.path(trainer))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            self.save(trainer)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        every = self.every_n_train_steps
+        if every and trainer.global_step % every == 0:
+            self.save(trainer)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+            self.save(trainer)
+            log.info("pre-empted at step %d: saved %s; resume with --ckpt_path last", trainer.global_step, self.path(trainer))

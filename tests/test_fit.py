@@ -1,0 +1,101 @@
+"""End-to-end training on a tiny random BERT: checkpoints, TensorBoard logs, composition, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from helpers import REPO, fit_args, read_scalars, run_cli
+from lit_srl.checkpoint import load_encoder
+from lit_srl.cli import lightning_cli
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_bert, data_dir):
+    root = tmp_path_factory.mktemp("fit")
+    assert run_cli(fit_args(root, str(tiny_bert), "--model.pooler=cls")) == 0
+    return root
+
+
+def test_fit_writes_best_and_last_checkpoints(tiny_run):
+    ckpts = sorted(p.name for p in tiny_run.rglob("*.ckpt"))
+    assert "last.ckpt" in ckpts
+    assert any(name.startswith("best-step") for name in ckpts), ckpts
+
+
+def test_fit_logs_loss_and_stsb_dev_spearman_to_tensorboard(tiny_run):
+    scalars = read_scalars(tiny_run)
+    assert "train/loss" in scalars and len(scalars["train/loss"]) >= 5
+    assert all(math.isfinite(v) for _, v in scalars["train/loss"])
+    steps = [s for s, _ in scalars["val/stsb_spearman"]]
+    assert len(steps) == 2  # after optimizer steps 3 and 6
+    assert all(-1 <= v <= 1 for _, v in scalars["val/stsb_spearman"])
+    assert "train/sent_per_s" in scalars
+
+
+def test_checkpoint_alone_rebuilds_the_encoder_with_its_pooler_and_head(tiny_run, tiny_bert):
+    last = next(tiny_run.rglob("last.ckpt"))
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    hp = ckpt["hyper_parameters"]
+    assert hp["backbone"] == str(tiny_bert) and hp["pooler"] == "cls" and hp["head"] == "mlp"
+    assert hp["loss"]["class_path"] == "lit_srl.losses.InfoNCE"
+    encoder = load_encoder(last)
+    assert encoder.pooler == "cls" and encoder.head_kind == "mlp" and not encoder.head_at_eval
+    trained = {k[len("encoder."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("encoder.")}
+    for name, value in encoder.state_dict().items():
+        assert torch.equal(value, trained[name]), name
+    emb = encoder.encode(["a man is playing a guitar .", "a dog runs"])
+    assert emb.shape == (2, 32) and torch.isfinite(emb).all()
+
+
+def test_loss_preset_composes_with_a_recipe(tiny_bert, data_dir, tmp_path):
+    cli = lightning_cli(
+        [
+            "--config", str(REPO / "configs" / "quickstart.yaml"),
+            "--config", str(REPO / "configs" / "loss" / "arccon.yaml"),
+            f"--model.backbone={tiny_bert}",
+            f"--trainer.default_root_dir={tmp_path}",
+        ],
+        run=False,
+    )
+    loss = cli.model.loss_fn
+    assert type(loss).__name__ == "ArcCon"
+    assert loss.init_args["temperature"] == pytest.approx(0.05)
+    assert loss.init_args["margin"] == pytest.approx(math.pi / 18)
+
+
+def test_published_simcse_recipe_parses_and_prints_its_config(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        lightning_cli(["fit", "--config", str(REPO / "configs" / "simcse_bert_base.yaml"), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    out = capsys.readouterr().out
+    assert "bert-base-uncased" in out and "lit_srl.losses.InfoNCE" in out and "batch_size: 64" in out
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("--data.batch_size=1", "batch_size"),
+        ("--data.max_length=2", "max_length"),
+        ("--data.train_files=corpus/no_such_file.txt", "no_such_file.txt"),
+        ("--model.pooler=maxpool", "valid choices"),
+        ("--model.backbone=./no/such/model", "does not exist"),
+    ],
+)
+def test_bad_input_gives_one_line_error(override, expected, tiny_bert, data_dir, tmp_path, capsys):
+    args = fit_args(tmp_path, str(tiny_bert))
+    if override.startswith("--model.backbone"):
+        args = [a for a in args if not a.startswith("--model.backbone")]
+    assert run_cli(args + [override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("error: ") and expected in err[-1]
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_empty_corpus_is_reported(tiny_bert, data_dir, tmp_path, capsys):
+    corpus = tmp_path / "empty.txt"
+    corpus.write_text("\n   \n\n")
+    assert run_cli(fit_args(tmp_path, str(tiny_bert), f"--data.train_files={corpus}")) == 2
+    assert "empty.txt" in capsys.readouterr().err
