@@ -8,6 +8,7 @@ files (``--config recipe.yaml --config configs/loss/arccon.yaml``). The others a
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import logging
 import os
@@ -108,7 +109,7 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
         trainer_defaults=TRAINER_DEFAULTS,
         seed_everything_default=42,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"default_env": False},
+        parser_kwargs={"default_env": False, "exit_on_error": False},
     )
 
 
@@ -146,6 +147,38 @@ def resolve_resume(config) -> None:
     logging.getLogger("lit_srl").info("resuming from %s", newest)
 
 
+def loss_class_names() -> list[str]:
+    """The importable loss classes, as ``class_path`` values (``lit_srl.losses.InfoNCE``, …)."""
+    import lit_srl.losses as losses
+
+    bases = (losses.SentenceLoss, losses.ContrastiveLoss, losses.NonContrastiveLoss, losses.SecondMomentLoss)
+    return sorted(
+        f"lit_srl.losses.{name}"
+        for name, obj in vars(losses).items()
+        if isinstance(obj, type) and issubclass(obj, losses.SentenceLoss) and obj not in bases
+    )
+
+
+def config_error_line(exc: Exception) -> str:
+    """One line for a config/argument error of jsonargparse (its messages span many lines)."""
+    import re
+
+    text = str(exc)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    given = re.search(r"Given value: (.+)", text)
+    if "model.loss" in text or ("class_path" in text and "loss" in text.lower()):
+        value = given.group(1) if given else "?"
+        return (
+            f"unknown loss {value!r} for model.loss; valid class_path values: {', '.join(loss_class_names())} "
+            "(or compose a preset: --config configs/loss/<name>.yaml)"
+        )
+    key = re.search(r'[Kk]ey "([^"]+)"', text)
+    head = lines[0] if lines else type(exc).__name__
+    detail = next((line for line in lines[1:] if "Problem" in line or "Expected" in line or "not" in line), "")
+    where = f" ({key.group(1)})" if key and key.group(1) not in head else ""
+    return f"{head}{where}{'; ' + detail if detail else ''}; see python -m lit_srl <command> --help"
+
+
 def _tool(name: str) -> Callable[[list[str]], int]:
     module, func, _ = TOOL_COMMANDS[name]
     return getattr(importlib.import_module(module), func)
@@ -172,4 +205,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise LitSrlError(f"unknown command {command!r}; valid commands: {', '.join([*LIGHTNING_COMMANDS, *TOOL_COMMANDS])}")
     except LitSrlError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except argparse.ArgumentError as exc:
+        print(f"error: {config_error_line(exc)}", file=sys.stderr)
         return 2

@@ -66,6 +66,14 @@ def test_loss_preset_composes_with_a_recipe(tiny_bert, data_dir, tmp_path):
     assert loss.init_args["margin"] == pytest.approx(math.pi / 18)
 
 
+@pytest.mark.parametrize("preset", ["trainer/ddp.yaml", "trainer/slurm_example.yaml"])
+def test_trainer_presets_compose_with_the_published_recipe(preset, capsys):
+    with pytest.raises(SystemExit):
+        lightning_cli(["fit", "--config", str(REPO / "configs" / "simcse_bert_base.yaml"),
+                       "--config", str(REPO / "configs" / preset), "--print_config"])
+    assert "DDPStrategy" in capsys.readouterr().out
+
+
 def test_published_simcse_recipe_parses_and_prints_its_config(capsys):
     with pytest.raises(SystemExit) as exit_info:
         lightning_cli(["fit", "--config", str(REPO / "configs" / "simcse_bert_base.yaml"), "--print_config"])
@@ -82,6 +90,8 @@ def test_published_simcse_recipe_parses_and_prints_its_config(capsys):
         ("--data.train_files=corpus/no_such_file.txt", "no_such_file.txt"),
         ("--model.pooler=maxpool", "valid choices"),
         ("--model.backbone=./no/such/model", "does not exist"),
+        ("--model.loss=lit_srl.losses.NoSuchLoss", "lit_srl.losses.InfoNCE"),
+        ("--model.no_such_option=1", "unrecognized arguments"),
     ],
 )
 def test_bad_input_gives_one_line_error(override, expected, tiny_bert, data_dir, tmp_path, capsys):

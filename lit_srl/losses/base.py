@@ -1,0 +1,112 @@
+"""The common interface: :class:`SentenceLoss`, its output :class:`LossOutput`, :class:`Components`.
+
+A loss is called as ``loss(z1, z2)`` on the raw (unnormalised) embeddings of the two dropout views,
+(N, D) each (row i of both is sentence i), and returns a :class:`LossOutput`. Similarities are
+computed in float32 (float64 inputs stay float64) on the unit vectors u = z1/‖z1‖, v = z2/‖z2‖.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+#: Every statistic a loss may report; a loss omits those its objective does not define.
+STAT_KEYS = ("gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", "cos_neg_mean", "cos_neg_max_mean")
+
+
+@dataclass
+class LossOutput:
+    """``loss``: scalar tensor to backpropagate; ``stats``: detached 0-dim tensors keyed by STAT_KEYS."""
+
+    loss: Tensor
+    stats: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Components(NamedTuple):
+    """The paradigm's components for one direction (rows = view-0 anchors, columns = view 1).
+
+    ∂L_i/∂u_i = constant · gd_i · Σ_{j≠i} weight_ij (v_j − ratio_i · v_i)   (Li et al., ACL 2024)
+
+    gd: (N,) gradient dissipation; weight: (N, N) weights of the negatives, zero diagonal;
+    ratio: (N,); constant: the loss's c (1/τ for InfoNCE and ArcCon, 1 for MPT and MET).
+    """
+
+    gd: Tensor
+    weight: Tensor
+    ratio: Tensor
+    constant: float
+
+
+def to_unit(z: Tensor) -> Tensor:
+    """L2-normalised rows of ``z`` in float32 (float64 stays float64): (N, D)."""
+    if z.dtype != torch.float64:
+        z = z.float()
+    return F.normalize(z, dim=-1)
+
+
+class SentenceLoss(nn.Module):
+    """Base class of every loss: ``forward(z1, z2) -> LossOutput``.
+
+    Constructor arguments are plain typed keywords; each instance records them (defaults applied)
+    in ``init_args`` so that ``type(loss)(**loss.init_args)`` rebuilds it (checkpoints store
+    ``{"class_path": ..., "init_args": loss.init_args}``). Subclasses need do nothing for this.
+
+    Args:
+        gather_across_devices: under an initialised process group with world size > 1, use every
+            rank's embeddings as negatives (see :mod:`lit_srl.losses.distributed`).
+    """
+
+    init_args: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            return
+        original = cls.__init__
+        signature = inspect.signature(original)
+
+        @functools.wraps(original)
+        def __init__(self: SentenceLoss, *args: Any, **kw: Any) -> None:
+            depth = self.__dict__.get("_init_depth", 0)
+            object.__setattr__(self, "_init_depth", depth + 1)
+            try:
+                original(self, *args, **kw)
+            finally:
+                object.__setattr__(self, "_init_depth", depth)
+            if depth == 0:  # the outermost constructor records its own signature
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                self.init_args = {k: v for k, v in bound.arguments.items() if k != "self"}
+                del self.__dict__["_init_depth"]
+
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    def __init__(self, *, gather_across_devices: bool = True) -> None:
+        super().__init__()
+        self.gather_across_devices = bool(gather_across_devices)
+
+    def forward(self, z1: Tensor, z2: Tensor) -> LossOutput:
+        """z1, z2: (N, D) raw embeddings of views 0 and 1 -> LossOutput.
+
+        Autocast is switched off inside the loss, so that similarities stay float32 under
+        bf16/fp16 mixed precision (a bf16 cosine near 1 has steps of ~0.004, 0.08 in logits at τ = 0.05).
+        """
+        with torch.autocast(device_type=z1.device.type, enabled=False):
+            return self.compute(z1, z2)
+
+    def compute(self, z1: Tensor, z2: Tensor) -> LossOutput:  # pragma: no cover - abstract
+        """The loss itself (subclasses), run by :meth:`forward` outside autocast."""
+        raise NotImplementedError
+
+    def stat_keys(self) -> tuple[str, ...]:
+        """The keys of ``forward(...).stats`` for this configuration."""
+        return STAT_KEYS
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in getattr(self, "init_args", {}).items())

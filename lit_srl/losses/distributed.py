@@ -1,0 +1,47 @@
+"""Cross-device negatives: one differentiable gather, used by every loss.
+
+Rule every loss follows under DDP (world size W, n local anchors, M = W·n global rows): rank r
+returns a loss L_r whose mean over ranks is the loss of the concatenated global batch, with every
+cross-rank dependency going through :func:`gather_rows`. ``all_gather``'s backward sums the
+gradients of each slice over the ranks and DDP averages parameter gradients, so the parameter
+gradient equals the single-process gradient on the global batch. Mean-over-anchors losses hence
+take the mean over local anchors; sum-over-anchors losses take W times the local sum; global
+scalars (a log-sum-exp over all pairs) are computed identically on every rank from gathered
+per-row terms.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+
+def world() -> tuple[int, int]:
+    """(rank, world_size) of the default process group; (0, 1) when none is initialised."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def gather_rows(x: Tensor) -> Tensor:
+    """Every rank's ``x`` (n, ...) concatenated in rank order along dim 0: (W·n, ...).
+
+    Differentiable (``torch.distributed.nn.functional.all_gather``: the gradient of each slice is
+    summed over ranks and returned to its owner). Identity when not distributed. Ranks must pass
+    equal shapes.
+    """
+    _, world_size = world()
+    if world_size == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x.contiguous()), dim=0)
+
+
+def sum_over_ranks(x: Tensor) -> Tensor:
+    """Sum of ``x`` (any shape) over ranks, via :func:`gather_rows` (differentiable)."""
+    _, world_size = world()
+    if world_size == 1:
+        return x
+    return gather_rows(x.unsqueeze(0)).sum(dim=0)
