@@ -53,7 +53,7 @@ def batch_statistics(
     grad/gd_mean = mean GD_i, grad/w_hardest = mean W_{i j*}/Σ_j W_ij with j* = argmax_{j≠i} s_ij,
     grad/ratio_mean = mean R_i.
     """
-    n, m = u.shape[0], v_all.shape[0]
+    m = v_all.shape[0]
     s = u @ v_all.T  # (n, M)
     s_pos = s.gather(1, pos[:, None]).squeeze(1)
     off = torch.ones_like(s, dtype=torch.bool).scatter_(1, pos[:, None], False)

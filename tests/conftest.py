@@ -17,6 +17,12 @@ def data_root() -> Path:
     return Path(env).resolve() if env else (REPO.parent / "shared" / "data").resolve()
 
 
+def pytest_configure(config) -> None:
+    # Subprocesses of the tests run in other folders: hand them an absolute data root.
+    if os.environ.get("LIT_SRL_DATA"):
+        os.environ["LIT_SRL_DATA"] = str(data_root())
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     root = data_root()
@@ -56,3 +62,13 @@ def build_tiny_bert(folder: Path, seed: int = 0, hidden_size: int = 32, layers: 
 def tiny_bert(tmp_path_factory) -> Path:
     """Folder of a tiny random BERT: a backbone name for ``model.backbone``."""
     return build_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory, tiny_bert, data_dir) -> Path:
+    """``last.ckpt`` of a 2-step quickstart fit of the tiny BERT with the avg pooler."""
+    from helpers import fit_args, run_cli
+
+    root = tmp_path_factory.mktemp("tiny_ckpt")
+    assert run_cli(fit_args(root, str(tiny_bert), "--model.pooler=avg", steps=2, val_every=2, batch=8)) == 0
+    return next(root.rglob("last.ckpt"))

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from conftest import data_root
 from lit_srl.data.corpus import (
     StreamingCorpus,
     check_corpus,
@@ -278,7 +279,7 @@ def test_corrupt_gzip_is_an_error(tmp_path):
 
 # --- the real data -----------------------------------------------------------------------------
 def test_real_wiki1m_head_streams_with_the_real_tokenizer(tokenizer):
-    data = Path(os.environ.get("LIT_SRL_DATA") or "/work/shared/data")
+    data = data_root()
     if not (data / "corpus" / "wiki1m_head.txt").is_file():
         pytest.skip(f"no wiki1m_head.txt under {data}")
     files = resolve_train_files("corpus/wiki1m_head.txt", data)

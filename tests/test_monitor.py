@@ -24,7 +24,7 @@ def monitored_run(tmp_path_factory, tiny_bert, data_dir):
     root = tmp_path_factory.mktemp("monitored")
     args = fit_args(
         root, str(tiny_bert), "--model.pooler=cls", f"--data.data_dir={data_dir}",
-        "--trainer.callbacks+=lit_srl.callbacks.gradient_monitor.GradientComponentMonitor",
+        # the quickstart recipe already carries the GradientComponentMonitor (every logging step)
         "--trainer.callbacks+=lit_srl.callbacks.effective_components.EffectiveComponentMonitor",
         "--trainer.callbacks.init_args.every_n_steps=2",
         steps=STEPS,
@@ -129,7 +129,7 @@ def test_monitors_reduce_over_two_gloo_ranks_before_rank_zero_logs(tmp_path, tin
     args = fit_args(
         tmp_path, str(tiny_bert), "--model.pooler=cls", f"--data.data_dir={data_dir}",
         "--trainer.devices=2", "--trainer.accelerator=cpu",
-        "--trainer.callbacks+=lit_srl.callbacks.gradient_monitor.GradientComponentMonitor",
+        # the quickstart recipe already carries the GradientComponentMonitor (every logging step)
         "--trainer.callbacks+=lit_srl.callbacks.effective_components.EffectiveComponentMonitor",
         "--trainer.callbacks.init_args.every_n_steps=2",
         steps=4, val_every=2, batch=8, configs=DDP,

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from helpers import REPO, fit_args, read_scalars, run_cli
+from helpers import fit_args, read_scalars, run_cli
 from recorder import read_records
 
 TESTS = os.path.dirname(os.path.abspath(__file__))

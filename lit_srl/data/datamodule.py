@@ -19,15 +19,12 @@ from lit_srl.data.corpus import (
     resolve_train_files,
 )
 from lit_srl.errors import LitSrlError
+from lit_srl.evaluation.evaluator import shard
+from lit_srl.paths import default_data_dir
 
 log = logging.getLogger("lit_srl")
 
 ALL_TASKS = ("STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness")
-
-
-def default_data_dir() -> str:
-    """The data root: ``$LIT_SRL_DATA`` if set, else ``./data``."""
-    return os.environ.get("LIT_SRL_DATA") or "data"
 
 
 class EvalShard(IterableDataset):
@@ -41,8 +38,8 @@ class EvalShard(IterableDataset):
 
     def __init__(self, sentences, tokenizer, batch_size: int, max_length: int, rank: int, world_size: int):
         super().__init__()
-        shard = range(rank, len(sentences), world_size)
-        self.items = sorted(((i, sentences[i]) for i in shard), key=lambda item: -len(item[1]))
+        mine = shard(len(sentences), rank, world_size)
+        self.items = sorted(((i, sentences[i]) for i in mine), key=lambda item: -len(item[1]))
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.max_length = max_length
@@ -108,7 +105,7 @@ class SentenceDataModule(L.LightningDataModule):
             raise LitSrlError(f"data.batch_size is {batch_size}; contrastive training needs at least 2 sentences a batch (in-batch negatives)")
         if max_length < 4:
             raise LitSrlError(f"data.max_length is {max_length}; use at least 4 tokens ([CLS], [SEP] and some words; SimCSE uses 32)")
-        self.data_dir = Path(os.path.expanduser(data_dir or default_data_dir()))
+        self.data_dir = Path(os.path.expanduser(data_dir)) if data_dir else default_data_dir()
         self.train_files = [train_files] if isinstance(train_files, str) else list(train_files)
         self.batch_size = batch_size
         self.max_length = max_length

@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from lit_srl.data.corpus import check_corpus
+from lit_srl.paths import default_data_dir
 from lit_srl.errors import LitSrlError
 
 SIMCSE_URL = "https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse/resolve/main"
@@ -216,9 +217,6 @@ def download_corpus(root: Path, base_url: str, force: bool = False) -> bool:
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
-def default_data_dir() -> Path:
-    """The data root: ``$LIT_SRL_DATA`` if set, else ``./data``."""
-    return Path(os.environ.get(ENV_DATA) or "data")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,30 @@
+"""STS evaluation (SentEval's suite, SimCSE's protocol) and export to sentence-transformers."""
+
+from lit_srl.evaluation.evaluator import PRECISIONS, STSEvaluator, shard, unshard
+from lit_srl.evaluation.scoring import correlations, paired_cosine, score_task
+from lit_srl.evaluation.tasks import (
+    SPLITS,
+    TASKS,
+    YEARLY_SUBSETS,
+    STSTask,
+    default_data_dir,
+    load_task,
+    load_tasks,
+)
+
+__all__ = [
+    "PRECISIONS",
+    "SPLITS",
+    "STSEvaluator",
+    "STSTask",
+    "TASKS",
+    "YEARLY_SUBSETS",
+    "correlations",
+    "default_data_dir",
+    "load_task",
+    "load_tasks",
+    "paired_cosine",
+    "score_task",
+    "shard",
+    "unshard",
+]
