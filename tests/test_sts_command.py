@@ -59,15 +59,20 @@ def test_existing_output_is_refused_unless_overwrite(tiny_bert_dir, tmp_path):
 def test_evaluate_is_score_of_encode_and_bf16_is_close(tiny_bert_dir):
     from lit_srl.encoder import SentenceEncoder
 
+    from lit_srl.evaluation import STSTask, load_task
+
     encoder = SentenceEncoder(str(tiny_bert_dir), pooler="avg")
-    ev = STSEvaluator.from_data_dir(DATA, tasks=["STSBenchmark"], split="dev")
+    dev = load_task("STSBenchmark", "dev", DATA)
+    n = 300  # a slice keeps the CPU bf16 pass short
+    ev = STSEvaluator([STSTask(dev.name, dev.split, dev.sentences1[:n], dev.sentences2[:n], dev.scores[:n], dev.subsets[:n])])
     results = ev.evaluate(encoder, batch_size=64)
     embeddings = ev.encode(encoder, batch_size=64)
-    assert results == ev.score(embeddings)
+    assert results == ev.score(embeddings) and results["STSBenchmark"]["n_pairs"] == n
     # token-length batches change only the padding: same embeddings as encoder.encode
     torch.testing.assert_close(embeddings, encoder.encode(ev.sentences, batch_size=64), atol=1e-5, rtol=1e-5)
-    bf16 = ev.evaluate(encoder, batch_size=64, precision="bf16")
-    assert bf16["STSBenchmark"]["spearman"] == pytest.approx(results["STSBenchmark"]["spearman"], abs=0.02)
+    bf16 = ev.encode(encoder, batch_size=64, precision="bf16")
+    assert bf16.dtype == torch.float32
+    assert torch.nn.functional.cosine_similarity(bf16, embeddings).min() > 0.99
 
 
 def test_pooler_defaults_to_sentence_transformers_pooling_else_cls_before_pooler(tiny_bert_dir, tmp_path):
