@@ -65,7 +65,7 @@ class LastCheckpoint(Checkpoint):
         return os.path.join(folder, "last.ckpt")
 
     def save(self, trainer: L.Trainer) -> None:
-        trainer.save_checkpoint(self.path(trainer))
+        trainer.save_checkpoint(self.path(trainer), weights_only=False)
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
