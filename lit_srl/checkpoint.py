@@ -78,11 +78,14 @@ def load_encoder(path: Union[str, Path], map_location: str = "cpu") -> SentenceE
         )
     prefix = "encoder."
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-    missing, unexpected = encoder.load_state_dict(state, strict=False)
-    if unexpected or [k for k in missing if "position_ids" not in k]:
+    try:
+        missing, unexpected = encoder.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # weights of another shape
+        missing, unexpected = [str(exc).count("size mismatch")], []
+    if unexpected or [k for k in missing if "position_ids" not in str(k)]:
         raise LitSrlError(
             f"checkpoint {path} does not match its recorded backbone {record['backbone']!r} "
-            f"(missing {len(missing)}, unexpected {len(unexpected)} weights)"
+            "(its weights have other names or shapes); was it edited or written by another program?"
         )
     encoder.eval()
     return encoder

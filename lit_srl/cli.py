@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from lit_srl.errors import LitSrlError
@@ -101,6 +102,18 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
             if self.subcommand == "fit":
                 resolve_resume(self.config[self.subcommand])
 
+        def after_instantiate_classes(self) -> None:
+            if self.subcommand is None:
+                return
+            # The whole resolved config travels in every checkpoint (run_config_args reads it).
+            import yaml
+
+            dump = yaml.safe_load(self.parser.dump(self.config, skip_none=False, skip_link_targets=False))
+            config = dump.get(self.subcommand, dump)
+            for key in ("config", "ckpt_path"):
+                config.pop(key, None)
+            self.model.run_config = yaml.safe_dump(config, sort_keys=False)
+
     return LitSrlCLI(
         SentenceEmbeddingModule,
         SentenceDataModule,
@@ -113,19 +126,9 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
     )
 
 
-def resolve_resume(config) -> None:
-    """``--ckpt_path last``: the newest ``last.ckpt`` of the run folder, logging into its version.
-
-    Lightning looks for ``last`` only in the new run's own (new) version folder; here the run folder
-    is ``trainer.default_root_dir``: its ``lightning_logs/version_*/checkpoints/last.ckpt`` (or
-    ``checkpoints/last.ckpt``), and the resumed run keeps logging into the same version, so its
-    TensorBoard curves continue and its checkpoints replace that run's own.
-    """
-    from pathlib import Path
-
-    if config.get("ckpt_path") != "last":
-        return
-    root = Path(config.trainer.default_root_dir or ".")
+def find_last_checkpoint(root) -> Path:
+    """The newest ``last.ckpt`` of a run folder (``lightning_logs/version_*/checkpoints/``)."""
+    root = Path(root)
     found = sorted(root.glob("lightning_logs/version_*/checkpoints/last*.ckpt")) + sorted(
         root.glob("checkpoints/last*.ckpt")
     )
@@ -134,7 +137,60 @@ def resolve_resume(config) -> None:
             f"--ckpt_path last: no last.ckpt under {root}; give --trainer.default_root_dir of the run to "
             "resume, or a checkpoint path"
         )
-    newest = max(found, key=lambda p: p.stat().st_mtime)
+    return max(found, key=lambda p: p.stat().st_mtime)
+
+
+def _option(argv: Sequence[str], name: str) -> Optional[str]:
+    """The value of ``--name=value`` or ``--name value`` in argv (the last one wins)."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def run_config_args(argv: list[str]) -> list[str]:
+    """``fit --ckpt_path CKPT`` without ``--config``: resume with the config stored in CKPT.
+
+    Every checkpoint carries the run's resolved config (model, data, trainer, callbacks), so a
+    checkpoint alone resumes a run; options given on the command line still override it.
+    """
+    import tempfile
+
+    import torch
+
+    if not argv or argv[0] != "fit" or _option(argv, "--config") or _option(argv, "-c"):
+        return argv
+    ckpt = _option(argv, "--ckpt_path")
+    if ckpt is None:
+        return argv
+    if ckpt == "last":
+        ckpt = str(find_last_checkpoint(_option(argv, "--trainer.default_root_dir") or "."))
+    try:
+        stored = torch.load(ckpt, map_location="cpu", weights_only=True).get("lit_srl_run_config")
+    except Exception:
+        return argv  # Lightning reports unreadable checkpoints itself
+    if not stored:
+        return argv
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lit_srl_resume_", delete=False) as f:
+        f.write(stored)
+    logging.getLogger("lit_srl").info("resuming with the config stored in %s", ckpt)
+    return ["fit", "--config", f.name, *argv[1:]]
+
+
+def resolve_resume(config) -> None:
+    """``--ckpt_path last``: the newest ``last.ckpt`` of the run folder, logging into its version.
+
+    Lightning looks for ``last`` only in the new run's own (new) version folder; here the run folder
+    is ``trainer.default_root_dir``: its ``lightning_logs/version_*/checkpoints/last.ckpt`` (or
+    ``checkpoints/last.ckpt``), and the resumed run keeps logging into the same version, so its
+    TensorBoard curves continue and its checkpoints replace that run's own.
+    """
+    if config.get("ckpt_path") != "last":
+        return
+    newest = find_last_checkpoint(config.trainer.default_root_dir or ".")
     config.ckpt_path = str(newest)
     version_dir = newest.parent.parent
     if version_dir.name.startswith("version_") and config.trainer.get("logger") in (None, True):
@@ -142,7 +198,7 @@ def resolve_resume(config) -> None:
 
         config.trainer.logger = Namespace(
             class_path="lightning.pytorch.loggers.TensorBoardLogger",
-            init_args=Namespace(save_dir=str(root), version=version_dir.name),
+            init_args=Namespace(save_dir=str(version_dir.parent.parent), version=version_dir.name),
         )
     logging.getLogger("lit_srl").info("resuming from %s", newest)
 
@@ -199,8 +255,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if command in TOOL_COMMANDS:
             return int(_tool(command)(rest) or 0)
         if command in LIGHTNING_COMMANDS or command.startswith("-"):
+            resumed = run_config_args(argv)
+            if from_sys and resumed is not argv:
+                sys.argv[1:] = resumed  # DDP relaunches the other ranks from sys.argv
             # LightningCLI reads sys.argv itself (and warns if given both).
-            lightning_cli(None if from_sys else argv)
+            lightning_cli(None if from_sys else resumed)
             return 0
         raise LitSrlError(f"unknown command {command!r}; valid commands: {', '.join([*LIGHTNING_COMMANDS, *TOOL_COMMANDS])}")
     except LitSrlError as exc:

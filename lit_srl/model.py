@@ -90,6 +90,8 @@ class SentenceEmbeddingModule(L.LightningModule):
         self.hparams["head"] = self.encoder.head_kind
         self.last_loss_output = None
         self.last_views: Optional[tuple[torch.Tensor, torch.Tensor]] = None
+        #: the run's resolved YAML config, set by the CLI; stored in checkpoints
+        self.run_config: Optional[str] = None
         self._eval_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._loss_finite = True
         self.skipped_steps = 0
@@ -242,6 +244,8 @@ class SentenceEmbeddingModule(L.LightningModule):
         from lit_srl.checkpoint import encoder_record
 
         checkpoint["lit_srl"] = encoder_record(self.encoder)
+        if self.run_config:
+            checkpoint["lit_srl_run_config"] = self.run_config
         checkpoint["lit_srl_train_state"] = {
             "rng": _portable_rng_states(),
             "skipped_steps": self.skipped_steps,

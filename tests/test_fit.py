@@ -109,3 +109,52 @@ def test_empty_corpus_is_reported(tiny_bert, data_dir, tmp_path, capsys):
     corpus.write_text("\n   \n\n")
     assert run_cli(fit_args(tmp_path, str(tiny_bert), f"--data.train_files={corpus}")) == 2
     assert "empty.txt" in capsys.readouterr().err
+
+
+def test_trainer_test_logs_every_task_and_the_average(tiny_checkpoint, tiny_bert, tmp_path):
+    args = [
+        "test",
+        "--config", str(REPO / "configs" / "quickstart.yaml"),
+        f"--model.backbone={tiny_bert}",
+        "--model.pooler=avg",
+        f"--trainer.default_root_dir={tmp_path}",
+        "--trainer.enable_progress_bar=false",
+        "--data.test_tasks=[STS16,STSBenchmark]",
+        f"--ckpt_path={tiny_checkpoint}",
+    ]
+    assert run_cli(args) == 0
+    scalars = read_scalars(tmp_path)
+    for tag in ("test/sts16_spearman", "test/stsb_spearman", "test/avg"):
+        assert len(scalars[tag]) == 1 and -1 <= scalars[tag][0][1] <= 1, tag
+    avg = scalars["test/avg"][0][1]
+    assert avg == pytest.approx((scalars["test/sts16_spearman"][0][1] + scalars["test/stsb_spearman"][0][1]) / 2, abs=1e-6)
+
+
+def test_checkpoint_of_another_backbone_or_format_is_refused(tiny_checkpoint, tmp_path):
+    from lit_srl.errors import LitSrlError
+
+    ckpt = torch.load(tiny_checkpoint, map_location="cpu", weights_only=False)
+    old = dict(ckpt, lit_srl=dict(ckpt["lit_srl"], format_version=0))
+    torch.save(old, tmp_path / "old.ckpt")
+    with pytest.raises(LitSrlError, match="format 0"):
+        load_encoder(tmp_path / "old.ckpt")
+    foreign = dict(ckpt, lit_srl=dict(ckpt["lit_srl"], backbone_config=dict(ckpt["lit_srl"]["backbone_config"], hidden_size=64, intermediate_size=128)))
+    torch.save(foreign, tmp_path / "foreign.ckpt")
+    with pytest.raises(LitSrlError, match="does not match"):
+        load_encoder(tmp_path / "foreign.ckpt")
+    plain = {k: v for k, v in ckpt.items() if k != "lit_srl"}
+    torch.save(plain, tmp_path / "plain.ckpt")
+    with pytest.raises(LitSrlError, match="not written by lit_srl"):
+        load_encoder(tmp_path / "plain.ckpt")
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(LitSrlError, match="cannot be read"):
+        load_encoder(tmp_path / "junk.ckpt")
+
+
+def test_missing_sts_folder_is_reported_before_training(tiny_bert, tmp_path, capsys):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "wiki1m_head.txt").write_text("a sentence .\n" * 64)
+    args = fit_args(tmp_path / "run", str(tiny_bert), f"--data.data_dir={tmp_path}")
+    assert run_cli(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "STSBenchmark" in err and str(tmp_path) in err

@@ -89,3 +89,18 @@ def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_bert, data_d
     assert err.startswith("error: 3 optimizer steps in a row had a non-finite loss")
     scalars = read_scalars(tmp_path)
     assert [v for _, v in scalars["train/skipped_steps"]][:2] == [1.0, 2.0]
+
+
+def test_a_checkpoint_alone_resumes_the_run_without_its_yaml(uninterrupted, tiny_bert, tmp_path):
+    log = tmp_path / "batches.jsonl"
+    crashed = recorded_fit(tmp_path, tiny_bert, log, signal_at=7)
+    assert crashed.returncode == -9
+    (last,) = tmp_path.rglob("last.ckpt")
+    # no --config, no model/data/trainer options: everything comes from the checkpoint — even the
+    # recorder callback, whose kill switch is the one option given here
+    resumed = run_fit(["fit", f"--ckpt_path={last}", "--trainer.callbacks.init_args.signal_at_step=0"], cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    records = read_records(log)
+    assert [r["step"] for r in records] == list(range(1, 8)) + list(range(7, 11))
+    assert [r["fingerprint"] for r in records[7:]] == [r["fingerprint"] for r in uninterrupted[6:]]
+    assert [r["loss"] for r in records[7:]] == pytest.approx([r["loss"] for r in uninterrupted[6:]], rel=1e-6, abs=1e-9)

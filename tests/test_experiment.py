@@ -1,0 +1,71 @@
+"""The experiment harness: every objective for one budget, result JSONs, the table, resumability."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lit_srl import experiment
+from lit_srl.errors import LitSrlError
+
+
+def _args(tiny_bert, data_dir, out, *extra):
+    return [
+        "--backbone", str(tiny_bert), "--budget", "3", "--batch-size", "8", "--seeds", "1",
+        "--objectives", "infonce,barlowtwins_mod", "--tasks", "STSBenchmark", "--num-workers", "0",
+        "--data-dir", str(data_dir), "--output-dir", str(out / "results"), "--report", str(out / "RESULTS.md"),
+        *extra,
+    ]
+
+
+def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tmp_path, caplog):
+    assert experiment.main(_args(tiny_bert, data_dir, tmp_path)) == 0
+    results = tmp_path / "results"
+    files = {p.name for p in results.glob("*.json")}
+    assert files == {"baseline.json", "infonce_seed1.json", "barlowtwins_mod_seed1.json"}
+
+    infonce = json.loads((results / "infonce_seed1.json").read_text())
+    assert infonce["objective"] == "infonce" and infonce["seed"] == 1
+    assert set(infonce["scores"]) == {"STSBenchmark", "avg"}
+    assert -1 <= infonce["scores"]["avg"] <= 1
+    assert infonce["train"]["steps"] == 3
+    assert infonce["config"]["loss"] == {"class_path": "lit_srl.losses.InfoNCE", "init_args": {"temperature": 0.05}}
+    assert infonce["config"]["budget"] == 3 and infonce["config"]["batch_size"] == 8
+    monitor = infonce["monitor"]
+    assert monitor["logged_steps"] >= 1
+    assert 0 < monitor["gd_mean"] <= 1 and 0 < monitor["w_hardest"] <= 1 and monitor["ratio_mean"] == pytest.approx(1.0)
+
+    barlow = json.loads((results / "barlowtwins_mod_seed1.json").read_text())
+    assert barlow["config"]["loss"]["class_path"] == "lit_srl.losses.BarlowTwins"
+    assert barlow["config"]["loss"]["init_args"]["ratio"] == 1.5
+    assert barlow["monitor"]["ratio_mean"] == pytest.approx(1.5)  # the mod form's explicit ratio r
+
+    table = (tmp_path / "RESULTS.md").read_text()
+    assert "- command: `python -m lit_srl experiment --backbone" in table
+    assert "budget 3 optimizer steps, batch 8" in table and "- seeds: 1;" in table
+    assert "- machine: " in table and "- date: " in table
+    assert "| objective | STS-B | avg | GD | w_hardest | R | runs |" in table
+    assert "| untrained backbone |" in table
+    row = next(line for line in table.splitlines() if line.startswith("| InfoNCE |"))
+    assert f"{100 * infonce['scores']['avg']:.2f}" in row and row.endswith("| 1 |")
+    assert any(line.startswith("| Barlow Twins mod |") for line in table.splitlines())
+
+    # A rerun trains nothing: every (objective, seed) is skipped and the JSONs are untouched.
+    stamps = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    with caplog.at_level("INFO", logger="lit_srl"):
+        assert experiment.main(_args(tiny_bert, data_dir, tmp_path)) == 0
+    assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == stamps
+    assert sum("skip" in r.getMessage() for r in caplog.records) == 2
+    assert (tmp_path / "RESULTS.md").read_text().count("| InfoNCE |") == 1
+
+    # Same output folder, another budget: refused instead of mixing results.
+    other = _args(tiny_bert, data_dir, tmp_path)
+    other[other.index("--budget") + 1] = "4"
+    with pytest.raises(LitSrlError, match="another config"):
+        experiment.main(other)
+
+
+def test_experiment_rejects_unknown_objective(tiny_bert, data_dir, tmp_path):
+    with pytest.raises(LitSrlError, match="unknown objective 'nope'.*infonce"):
+        experiment.main(_args(tiny_bert, data_dir, tmp_path, "--objectives", "nope"))
