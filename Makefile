@@ -9,7 +9,14 @@ TORCH_SPEC ?= torch==2.13.0
 TEST_DATA := $(or $(LIT_SRL_DATA),$(if $(wildcard ../shared/data),../shared/data,data))
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install test test-fast quickstart data bench clean
+# make bench BENCH_ARGS="--threads 1"   (one torch thread: steadier timings on a shared CPU)
+BENCH_ARGS ?=
+# make experiment BUDGET=40 SEEDS="1 2" BACKBONE=minilm   (40 steps: about 55 min on 2 CPU cores)
+BUDGET ?= 40
+SEEDS ?= 1
+BACKBONE ?= minilm
+
+.PHONY: install test test-fast quickstart data bench experiment clean
 
 install:
 	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
@@ -32,7 +39,11 @@ data:
 	$(PYTHON) -m lit_srl data download
 
 bench:
-	$(PYTHON) benchmarks/run_all.py --output BENCHMARKS.md
+	@$(PYTHON) -c "import datasets, accelerate" 2>/dev/null || $(PIP) install -e ".[bench]"
+	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) benchmarks/run_all.py --output BENCHMARKS.md $(BENCH_ARGS)
+
+experiment:
+	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m lit_srl experiment --backbone $(BACKBONE) --budget $(BUDGET) --seeds $(SEEDS)
 
 clean:
 	rm -rf build *.egg-info .pytest_cache

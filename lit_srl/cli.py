@@ -25,6 +25,7 @@ TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("lit_srl.evaluation.export", "main", "write a checkpoint as a Hugging Face / sentence-transformers folder"),
     "simulate": ("lit_srl.analysis.simulate", "main", "the gradient simulations of the ACL 2024 paper (GD, W, R figures)"),
     "figures": ("lit_srl.analysis.figures", "main", "PNG figures from a run's TensorBoard logs"),
+    "experiment": ("lit_srl.experiment", "main", "every objective for one budget, 7-task STS table (RESULTS.md)"),
 }
 LIGHTNING_COMMANDS = {
     "fit": "train from a YAML recipe (python -m lit_srl fit --config configs/quickstart.yaml)",

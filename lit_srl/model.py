@@ -139,9 +139,10 @@ class SentenceEmbeddingModule(L.LightningModule):
         Dropping every ``.grad`` makes AdamW leave parameters *and* its moments untouched (it only
         updates parameters that have a gradient), so a skipped step leaves no trace.
         """
-        bad = not self._loss_finite or any(
-            p.grad is not None and not torch.isfinite(p.grad).all() for p in self.parameters()
-        )
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        # one reduction over all gradients (a per-parameter check costs a sync per tensor on GPU)
+        grad_finite = not grads or bool(torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=float("inf"))))
+        bad = not (self._loss_finite and grad_finite)
         bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
         if not bad:
             self.consecutive_skips = 0
@@ -216,7 +217,11 @@ class SentenceEmbeddingModule(L.LightningModule):
     # ----------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> dict:
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        # torch's default AdamW on CPU is a per-tensor loop (MiniLM: 114 ms a step vs 15 ms fused)
+        fused = self.device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+        optimizer = torch.optim.AdamW(
+            params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=fused or None
+        )
         total = max(1, int(self.total_training_steps()))
         warmup = self.hparams.warmup_steps
         warmup = int(round(warmup * total)) if 0 < warmup < 1 else int(warmup)

@@ -19,7 +19,7 @@ def _args(tiny_bert, data_dir, out, *extra):
     ]
 
 
-def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tmp_path, caplog):
+def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tmp_path, monkeypatch):
     assert experiment.main(_args(tiny_bert, data_dir, tmp_path)) == 0
     results = tmp_path / "results"
     files = {p.name for p in results.glob("*.json")}
@@ -51,12 +51,13 @@ def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tm
     assert f"{100 * infonce['scores']['avg']:.2f}" in row and row.endswith("| 1 |")
     assert any(line.startswith("| Barlow Twins mod |") for line in table.splitlines())
 
-    # A rerun trains nothing: every (objective, seed) is skipped and the JSONs are untouched.
+    # A rerun trains and scores nothing: every (objective, seed) is skipped, the JSONs are untouched.
     stamps = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
-    with caplog.at_level("INFO", logger="lit_srl"):
-        assert experiment.main(_args(tiny_bert, data_dir, tmp_path)) == 0
+    (tmp_path / "RESULTS.md").unlink()
+    monkeypatch.setattr(experiment, "train_and_score", lambda *a, **k: pytest.fail("retrained a finished run"))
+    monkeypatch.setattr(experiment, "score_baseline", lambda *a, **k: pytest.fail("rescored the baseline"))
+    assert experiment.main(_args(tiny_bert, data_dir, tmp_path)) == 0
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")} == stamps
-    assert sum("skip" in r.getMessage() for r in caplog.records) == 2
     assert (tmp_path / "RESULTS.md").read_text().count("| InfoNCE |") == 1
 
     # Same output folder, another budget: refused instead of mixing results.
