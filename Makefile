@@ -6,7 +6,7 @@ PIP := $(PYTHON) -m pip
 TORCH_SPEC ?= torch==2.13.0
 # The data root of the tests (senteval/, corpus/): $LIT_SRL_DATA, else ../shared/data where it
 # exists, else ./data (what `make data` fills).
-TEST_DATA := $(or $(LIT_SRL_DATA),$(if $(wildcard ../shared/data),../shared/data,data))
+TEST_DATA := $(abspath $(or $(LIT_SRL_DATA),$(if $(wildcard ../shared/data),../shared/data,data)))
 export TOKENIZERS_PARALLELISM ?= false
 
 # make bench BENCH_ARGS="--threads 1"   (one torch thread: steadier timings on a shared CPU)

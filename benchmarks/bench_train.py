@@ -349,7 +349,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     device, precision = device_and_precision()
     corpus = Path(args.train_file)
-    corpus = corpus if corpus.is_absolute() else Path(args.data_dir) / corpus
+    corpus = corpus if corpus.is_absolute() else (Path(args.data_dir) / corpus).resolve()
     if not corpus.is_file():
         raise SystemExit(f"error: corpus {corpus} not found; set --data-dir or LIT_SRL_DATA")
     runs: dict[str, list[tuple[float, float]]] = {k: [] for k in TRAINERS if k in args.trainers}
