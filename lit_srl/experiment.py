@@ -371,6 +371,11 @@ def _cell(values: list[Optional[float]], scale: float = 1.0, digits: int = 2) ->
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
+def _signed(cell: str) -> str:
+    """``"0.95"`` → ``"+0.95"``: a change against the baseline reads as one."""
+    return cell if cell.startswith(("-", "–")) else "+" + cell
+
+
 def format_report(command: str, config: dict, seeds: list[int], baseline: Optional[dict], records: dict, failures: dict) -> str:
     """RESULTS.md: the header and one row per objective (mean ± std over seeds)."""
     tasks = config["tasks"]
@@ -383,7 +388,7 @@ def format_report(command: str, config: dict, seeds: list[int], baseline: Option
         f"batch {config['batch_size']}, lr {config['lr']:g}, max length {config['max_length']}, "
         f"corpus {', '.join(config['train_files'])}, precision {config['precision']}",
         f"- seeds: {', '.join(map(str, seeds))}; scores: Spearman ×100 of the final model on the test splits "
-        "(STS12–16 'all'), mean ± std over seeds; GD, w_hardest (weight share of the hardest negative) and R: "
+        "(STS12–16 'all'), mean ± std over seeds; Δavg: avg minus the untrained backbone's avg; GD, w_hardest (weight share of the hardest negative) and R: "
         f"means of GradientComponentMonitor's grad/* over the run (every {min(config['log_every'], config['budget'])} steps; "
         "– where the loss has no such component)",
         f"- machine: {machine()}",
@@ -394,15 +399,18 @@ def format_report(command: str, config: dict, seeds: list[int], baseline: Option
             "- all-MiniLM-L6-v2 is already a sentence-tuned model: these runs are *continued training* of it, not the "
             "paper's setting (BERT-base trained from its MLM weights); compare each row with the baseline row"
         )
-    lines += ["", "| objective | " + " | ".join(heads) + " | GD | w_hardest | R | runs |",
-              "|---|" + "---:|" * (len(heads) + 4)]
+    base_avg = baseline["scores"].get("avg") if baseline is not None else None
+    lines += ["", "| objective | " + " | ".join(heads) + " | Δavg | GD | w_hardest | R | runs |",
+              "|---|" + "---:|" * (len(heads) + 5)]
     if baseline is not None:
         cells = [_cell([baseline["scores"].get(t)], 100) for t in [*tasks, "avg"]]
-        lines.append("| untrained backbone | " + " | ".join(cells) + " | – | – | – | – |")
+        lines.append("| untrained backbone | " + " | ".join(cells) + " | – | – | – | – | – |")
     for objective, runs in records.items():
         if not runs:
             continue
         cells = [_cell([r["scores"].get(t) for r in runs], 100) for t in [*tasks, "avg"]]
+        gains = [r["scores"]["avg"] - base_avg for r in runs if base_avg is not None and r["scores"].get("avg") is not None]
+        cells.append(_signed(_cell(gains, 100)))
         comps = [_cell([r["monitor"].get(k) for r in runs], 1, 3) for k in ("gd_mean", "w_hardest", "ratio_mean")]
         lines.append(f"| {DISPLAY.get(objective, objective)} | " + " | ".join(cells + comps) + f" | {len(runs)} |")
     if failures:

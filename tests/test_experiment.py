@@ -45,10 +45,13 @@ def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tm
     assert "- command: `python -m lit_srl experiment --backbone" in table
     assert "budget 3 optimizer steps, batch 8" in table and "- seeds: 1;" in table
     assert "- machine: " in table and "- date: " in table
-    assert "| objective | STS-B | avg | GD | w_hardest | R | runs |" in table
+    assert "| objective | STS-B | avg | Δavg | GD | w_hardest | R | runs |" in table
     assert "| untrained backbone |" in table
     row = next(line for line in table.splitlines() if line.startswith("| InfoNCE |"))
     assert f"{100 * infonce['scores']['avg']:.2f}" in row and row.endswith("| 1 |")
+    baseline = json.loads((results / "baseline.json").read_text())
+    gain = 100 * (infonce["scores"]["avg"] - baseline["scores"]["avg"])
+    assert row.split(" | ")[3] == f"{gain:+.2f}"
     assert any(line.startswith("| Barlow Twins mod |") for line in table.splitlines())
 
     # A rerun trains and scores nothing: every (objective, seed) is skipped, the JSONs are untouched.
