@@ -16,7 +16,9 @@ Each run writes ``<output-dir>/<objective>_seed<k>.json``: the scores, the means
 what the monitor logged (``grad/gd_mean``, ``grad/w_hardest``, ``grad/ratio_mean``, the cosine
 statistics), timings and the config; TensorBoard logs go to ``<output-dir>/runs/``. The report
 (``--report``) is a markdown table of the objectives' mean (± std over seeds) scores ×100 and
-components, with the command, budget, seeds, machine and date. Runs whose JSON exists are skipped
+components, with the command, budget, seeds, machine and date, and links
+``<output-dir>/objectives.png`` (:mod:`lit_srl.analysis.results_figure`: each objective's change
+against the untrained backbone, the paper's Figure 1 comparison). Runs whose JSON exists are skipped
 (resume by rerunning the same command) unless ``--overwrite``; nothing is ever deleted.
 """
 
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import lit_srl
+from lit_srl.analysis.results_figure import plot_objectives
 from lit_srl.errors import LitSrlError
 
 log = logging.getLogger("lit_srl")
@@ -376,8 +379,9 @@ def _signed(cell: str) -> str:
     return cell if cell.startswith(("-", "–")) else "+" + cell
 
 
-def format_report(command: str, config: dict, seeds: list[int], baseline: Optional[dict], records: dict, failures: dict) -> str:
-    """RESULTS.md: the header and one row per objective (mean ± std over seeds)."""
+def format_report(command: str, config: dict, seeds: list[int], baseline: Optional[dict], records: dict, failures: dict,
+                  figure: Optional[str] = None) -> str:
+    """RESULTS.md: the header, one row per objective (mean ± std over seeds), the figure's link if any."""
     tasks = config["tasks"]
     heads = [TASK_COLUMNS.get(t, t) for t in tasks] + ["avg"]
     lines = [
@@ -413,6 +417,8 @@ def format_report(command: str, config: dict, seeds: list[int], baseline: Option
         cells.append(_signed(_cell(gains, 100)))
         comps = [_cell([r["monitor"].get(k) for r in runs], 1, 3) for k in ("gd_mean", "w_hardest", "ratio_mean")]
         lines.append(f"| {DISPLAY.get(objective, objective)} | " + " | ".join(cells + comps) + f" | {len(runs)} |")
+    if figure is not None:
+        lines += ["", f"![change of the STS scores against the untrained backbone, per objective]({figure})"]
     if failures:
         lines += ["", "Failed runs (rerun the command to retry them):", ""]
         lines += [f"- {objective} seed {seed}: {message}" for (objective, seed), message in failures.items()]
@@ -490,7 +496,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             records[objective].append(record)
     report = Path(args.report)
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(format_report(command, config, args.seeds, baseline, records, failures), encoding="utf-8")
+    figure = plot_objectives(
+        records, baseline, DISPLAY, output_dir / "objectives.png",
+        f"{config['backbone']}, {config['budget']} steps of batch {config['batch_size']}: change against the untrained backbone",
+    )
+    link = None if figure is None else Path(os.path.relpath(figure, report.parent)).as_posix()
+    report.write_text(format_report(command, config, args.seeds, baseline, records, failures, link), encoding="utf-8")
     log.info("wrote %s", report)
     return 1 if failures else 0
 

@@ -53,6 +53,8 @@ def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tm
     gain = 100 * (infonce["scores"]["avg"] - baseline["scores"]["avg"])
     assert row.split(" | ")[3] == f"{gain:+.2f}"
     assert any(line.startswith("| Barlow Twins mod |") for line in table.splitlines())
+    assert "](results/objectives.png)" in table
+    assert (results / "objectives.png").read_bytes().startswith(b"\x89PNG")
 
     # A rerun trains and scores nothing: every (objective, seed) is skipped, the JSONs are untouched.
     stamps = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
@@ -73,3 +75,18 @@ def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tm
 def test_experiment_rejects_unknown_objective(tiny_bert, data_dir, tmp_path):
     with pytest.raises(LitSrlError, match="unknown objective 'nope'.*infonce"):
         experiment.main(_args(tiny_bert, data_dir, tmp_path, "--objectives", "nope"))
+
+
+def test_objectives_figure_draws_gains_against_the_baseline(tmp_path):
+    from lit_srl.analysis.results_figure import family, gains, plot_objectives
+
+    baseline = {"scores": {"avg": 0.70, "STSBenchmark": 0.80}}
+    runs = [{"scores": {"avg": 0.71, "STSBenchmark": 0.79}}, {"scores": {"avg": 0.73, "STSBenchmark": 0.81}}]
+    assert gains(runs, baseline, "avg") == pytest.approx([1.0, 3.0])
+    assert gains(runs, baseline, "STS12") == []
+    assert [family(n) for n in ("met", "vicreg", "vicreg_mod")] == ["contrastive", "ori", "mod"]
+
+    path = plot_objectives({"infonce": runs, "mhe": runs[:1], "mhs": []}, baseline, {}, tmp_path / "f.png", "t")
+    assert path == tmp_path / "f.png" and path.read_bytes().startswith(b"\x89PNG")
+    assert plot_objectives({"mhs": []}, baseline, {}, tmp_path / "none.png", "t") is None
+    assert not (tmp_path / "none.png").exists()
