@@ -62,7 +62,12 @@ MONITORED = {
     "cos/alignment": "alignment", "cos/uniformity": "uniformity",
 }
 #: Config entries that must match for an existing result JSON to count as this run's.
-RUN_KEYS = ("backbone", "pooler", "budget", "batch_size", "lr", "max_length", "train_files", "tasks", "loss")
+RUN_KEYS = (
+    "backbone", "pooler", "budget", "batch_size", "lr", "max_length", "train_files", "tasks", "loss", "val_every",
+    "freeze_embeddings",
+)
+#: Values of config entries added after the first result JSONs were written (older JSONs ran with these).
+KEY_DEFAULTS = {"val_every": None, "freeze_embeddings": False}
 BASELINE_KEYS = ("backbone", "pooler", "tasks")
 
 
@@ -93,6 +98,52 @@ def load_preset(name: str) -> dict:
     if not isinstance(spec, dict) or "class_path" not in spec:
         raise LitSrlError(f"{path} has no model.loss.class_path; a loss preset sets model: loss: class_path/init_args")
     return {"class_path": str(spec["class_path"]), "init_args": dict(spec.get("init_args") or {})}
+
+
+#: What a settings file may set per objective, with the check each value must pass.
+SETTING_CHECKS = {
+    "lr": (lambda v: isinstance(v, (int, float)) and v > 0, "a positive number"),
+    "batch_size": (lambda v: isinstance(v, int) and v >= 2, "an integer of at least 2"),
+    "budget": (lambda v: isinstance(v, int) and v >= 1, "an integer of at least 1"),
+}
+
+
+def load_settings(path: Optional[str]) -> dict[str, dict]:
+    """Per-objective overrides from a YAML file: ``{objective: {lr?, batch_size?, budget?}}``.
+
+    The file holds one mapping, ``objectives:``; each entry names a preset and sets any of
+    :data:`SETTING_CHECKS`. A missing file, an unknown objective or key, or a bad value is a
+    :class:`LitSrlError` naming it.
+    """
+    import yaml
+
+    if path is None:
+        return {}
+    file = Path(path)
+    if not file.is_file():
+        raise LitSrlError(f"--settings file {file} does not exist; see configs/experiment/ for an example")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise LitSrlError(f"--settings file {file} is not valid YAML ({str(exc).splitlines()[0]})") from exc
+    table = data.get("objectives") if isinstance(data, dict) else None
+    if not isinstance(table, dict) or set(data) != {"objectives"}:
+        raise LitSrlError(f"{file} must hold one mapping, objectives: {{<objective>: {{lr, batch_size, budget}}}}")
+    valid = available_objectives()
+    settings: dict[str, dict] = {}
+    for name, values in table.items():
+        if name not in valid:
+            raise LitSrlError(f"{file}: unknown objective {name!r}; valid choices: {', '.join(valid)}")
+        if not isinstance(values, dict):
+            raise LitSrlError(f"{file}: {name} must map to settings ({', '.join(SETTING_CHECKS)}), got {values!r}")
+        for key, value in values.items():
+            if key not in SETTING_CHECKS:
+                raise LitSrlError(f"{file}: {name}.{key} is not a setting; valid: {', '.join(SETTING_CHECKS)}")
+            check, wanted = SETTING_CHECKS[key]
+            if isinstance(value, bool) or not check(value):
+                raise LitSrlError(f"{file}: {name}.{key} must be {wanted}, got {value!r}")
+        settings[name] = dict(values)
+    return settings
 
 
 def parse_objectives(text: str) -> list[str]:
@@ -131,13 +182,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-every", type=int, default=10, help="monitor interval in steps (capped at --budget)")
     parser.add_argument("--eval-batch-size", type=int, default=128)
     parser.add_argument("--precision", default=None, help="trainer precision (default: bf16-mixed on CUDA, else 32-true)")
+    parser.add_argument("--val-every", type=int, default=None,
+                        help="score STS-B dev every N steps and test the best-dev weights (the paper's selection); "
+                             "default: test the final weights")
+    parser.add_argument("--freeze-embeddings", action="store_true",
+                        help="freeze the embedding layer, as the paper's code does (default: train it, as SimCSE)")
+    parser.add_argument("--settings", default=None,
+                        help="YAML of per-objective lr/batch_size/budget (e.g. configs/experiment/paper_bert_base.yaml); "
+                             "objectives it does not list use --lr/--batch-size/--budget")
     parser.add_argument("--overwrite", action="store_true", help="rerun and replace existing result JSONs")
     return parser
 
 
 def check_args(args: argparse.Namespace) -> None:
-    for name in ("budget", "batch_size", "max_length", "log_every", "eval_batch_size"):
-        if getattr(args, name) < 1:
+    for name in ("budget", "batch_size", "max_length", "log_every", "eval_batch_size", "val_every"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise LitSrlError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if args.lr <= 0:
         raise LitSrlError(f"--lr must be positive, got {args.lr}")
@@ -201,6 +260,31 @@ def _step_clock():
     return StepClock()
 
 
+def _best_weights(monitor: str = "val/stsb_spearman"):
+    """A callback keeping, on CPU, the encoder weights at the highest ``monitor`` seen at validation.
+
+    The paper (like SimCSE) reports the checkpoint with the best STS-B dev Spearman; keeping the
+    weights in memory selects it without writing a checkpoint per run.
+    """
+    import lightning as L
+
+    class BestWeights(L.Callback):
+        def __init__(self) -> None:
+            self.value: Optional[float] = None
+            self.step: Optional[int] = None
+            self.state: Optional[dict] = None
+
+        def on_validation_end(self, trainer, pl_module) -> None:
+            value = trainer.callback_metrics.get(monitor)
+            if trainer.sanity_checking or value is None or not math.isfinite(float(value)):
+                return
+            if self.value is None or float(value) > self.value:
+                self.value, self.step = float(value), int(trainer.global_step)
+                self.state = {k: v.detach().to("cpu", copy=True) for k, v in pl_module.encoder.state_dict().items()}
+
+    return BestWeights()
+
+
 def _mean(values: list[float]) -> Optional[float]:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else None
@@ -249,24 +333,31 @@ def train_and_score(objective: str, seed: int, config: dict, evaluator, output_d
 
     L.seed_everything(seed, verbose=False)
     module = SentenceEmbeddingModule(
-        backbone=config["backbone"], pooler=config["pooler"], loss=build_loss_from_spec(config["loss"]), lr=config["lr"]
+        backbone=config["backbone"], pooler=config["pooler"], loss=build_loss_from_spec(config["loss"]), lr=config["lr"],
+        freeze_embeddings=config.get("freeze_embeddings", False),
     )
     datamodule = SentenceDataModule(
         data_dir=config["data_dir"], train_files=config["train_files"], batch_size=config["batch_size"],
         max_length=config["max_length"], seed=seed, num_workers=config["num_workers"],
     )
-    recorder, clock = _recorder(), _step_clock()
+    recorder, clock, best = _recorder(), _step_clock(), _best_weights()
     log_every = min(config["log_every"], config["budget"])
+    val_every = config.get("val_every")
+    validation = (
+        dict(val_check_interval=val_every, check_val_every_n_epoch=None) if val_every else dict(limit_val_batches=0)
+    )
     trainer = L.Trainer(
         accelerator="auto", devices=1, precision=config["precision"], max_steps=config["budget"], max_epochs=None,
-        limit_val_batches=0, num_sanity_val_steps=0, enable_checkpointing=False, enable_progress_bar=False,
+        num_sanity_val_steps=0, enable_checkpointing=False, enable_progress_bar=False,
         enable_model_summary=False, log_every_n_steps=log_every, default_root_dir=str(output_dir / "runs"),
         logger=[recorder, TensorBoardLogger(save_dir=str(output_dir / "runs"), name=f"{objective}_seed{seed}")],
-        callbacks=[GradientComponentMonitor(log_every_n_steps=log_every), clock],
+        callbacks=[GradientComponentMonitor(log_every_n_steps=log_every), clock, best], **validation,
     )
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     train_seconds = time.perf_counter() - start
+    if best.state is not None:  # score the best-on-dev weights, as the paper does
+        module.encoder.load_state_dict(best.state)
     start = time.perf_counter()
     results = evaluator.evaluate(module.encoder, batch_size=config["eval_batch_size"], device=device())
     eval_seconds = time.perf_counter() - start
@@ -288,6 +379,13 @@ def train_and_score(objective: str, seed: int, config: dict, evaluator, output_d
             "seconds_per_step": clock.seconds_per_step,
             "loss_first_logged": losses[0] if losses else None,
             "loss_last_logged": losses[-1] if losses else None,
+        },
+        "selection": {
+            "scored": "final" if best.state is None else "best STS-B dev",
+            "every_n_steps": val_every,
+            "best_step": best.step,
+            "best_dev_spearman": best.value,
+            "dev_history": [[step, value] for step, value in history.get("val/stsb_spearman", [])],
         },
         "eval_seconds": eval_seconds,
         "details": results,
@@ -353,9 +451,10 @@ def existing(path: Path, config: dict, keys: Sequence[str]) -> Optional[dict]:
     except (OSError, ValueError) as exc:
         raise LitSrlError(f"{path} is not a readable result JSON ({exc}); move it away or pass --overwrite") from exc
     old = record.get("config", {})
-    differ = [k for k in keys if _jsonable(old.get(k)) != _jsonable(config.get(k))]
+    old = {k: old.get(k, KEY_DEFAULTS.get(k)) for k in keys}
+    differ = [k for k in keys if _jsonable(old[k]) != _jsonable(config.get(k))]
     if differ:
-        detail = ", ".join(f"{k}: {old.get(k)!r} there, {config.get(k)!r} now" for k in differ)
+        detail = ", ".join(f"{k}: {old[k]!r} there, {config.get(k)!r} now" for k in differ)
         raise LitSrlError(
             f"{path} was made with another config ({detail}); use another --output-dir or pass --overwrite"
         )
@@ -380,9 +479,18 @@ def _signed(cell: str) -> str:
 
 
 def format_report(command: str, config: dict, seeds: list[int], baseline: Optional[dict], records: dict, failures: dict,
-                  figure: Optional[str] = None) -> str:
-    """RESULTS.md: the header, one row per objective (mean ± std over seeds), the figure's link if any."""
+                  figure: Optional[str] = None, settings: Optional[dict] = None) -> str:
+    """RESULTS.md: the header, one row per objective (mean ± std over seeds), the figure's link if any.
+
+    ``settings``: the per-objective overrides (:func:`load_settings`) that applied to these runs.
+    """
     tasks = config["tasks"]
+    scored = (f"the weights with the best STS-B dev Spearman (checked every {config['val_every']} steps)"
+              if config.get("val_every") else "the final weights")
+    overrides = [
+        f"{DISPLAY.get(name, name)}: " + ", ".join(f"{key.replace('_', ' ')} {value:g}" for key, value in values.items())
+        for name, values in (settings or {}).items() if name in records and values
+    ]
     heads = [TASK_COLUMNS.get(t, t) for t in tasks] + ["avg"]
     lines = [
         f"# Objectives at equal budget: {config['backbone']}, {config['budget']} steps",
@@ -390,8 +498,10 @@ def format_report(command: str, config: dict, seeds: list[int], baseline: Option
         f"- command: `{command}`",
         f"- backbone {config['backbone']} (pooler {config['pooler']}), budget {config['budget']} optimizer steps, "
         f"batch {config['batch_size']}, lr {config['lr']:g}, max length {config['max_length']}, "
-        f"corpus {', '.join(config['train_files'])}, precision {config['precision']}",
-        f"- seeds: {', '.join(map(str, seeds))}; scores: Spearman ×100 of the final model on the test splits "
+        f"corpus {', '.join(config['train_files'])}, precision {config['precision']}"
+        + (", embedding layer frozen" if config.get("freeze_embeddings") else ""),
+        *([f"- per-objective settings (they replace the line above): {'; '.join(overrides)}"] if overrides else []),
+        f"- seeds: {', '.join(map(str, seeds))}; scores: Spearman ×100 of {scored} on the test splits "
         "(STS12–16 'all'), mean ± std over seeds; Δavg: avg minus the untrained backbone's avg; GD, w_hardest (weight share of the hardest negative) and R: "
         f"means of GradientComponentMonitor's grad/* over the run (every {min(config['log_every'], config['budget'])} steps; "
         "– where the loss has no such component)",
@@ -445,6 +555,8 @@ def make_config(args: argparse.Namespace) -> dict:
         "num_workers": args.num_workers,
         "log_every": args.log_every,
         "eval_batch_size": args.eval_batch_size,
+        "val_every": args.val_every,
+        "freeze_embeddings": args.freeze_embeddings,
         "precision": args.precision or ("bf16-mixed" if torch.cuda.is_available() else "32-true"),
     }
 
@@ -456,6 +568,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     check_args(args)
     objectives = parse_objectives(args.objectives)
     presets = {name: load_preset(name) for name in objectives}
+    settings = load_settings(args.settings)
     config = make_config(args)
     from lit_srl.data.corpus import check_corpus, resolve_train_files
     from lit_srl.evaluation import STSEvaluator
@@ -476,14 +589,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     records: dict[str, list[dict]] = {name: [] for name in objectives}
     failures: dict[tuple[str, int], str] = {}
     for objective in objectives:
-        run_config = {**config, "loss": presets[objective], "objective": objective}
+        run_config = {**config, **settings.get(objective, {}), "loss": presets[objective], "objective": objective}
         for seed in args.seeds:
             path = output_dir / f"{objective}_seed{seed}.json"
             record = None if args.overwrite else existing(path, run_config, RUN_KEYS)
             if record is not None:
                 log.info("skip %s seed %d: %s exists", objective, seed, path)
             else:
-                log.info("train %s seed %d for %d steps", objective, seed, config["budget"])
+                log.info("train %s seed %d for %d steps", objective, seed, run_config["budget"])
                 try:
                     record = train_and_score(objective, seed, run_config, evaluator, output_dir)
                 except LitSrlError as exc:  # e.g. a diverging loss: keep going, report it, retry on rerun
@@ -501,7 +614,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"{config['backbone']}, {config['budget']} steps of batch {config['batch_size']}: change against the untrained backbone",
     )
     link = None if figure is None else Path(os.path.relpath(figure, report.parent)).as_posix()
-    report.write_text(format_report(command, config, args.seeds, baseline, records, failures, link), encoding="utf-8")
+    report.write_text(format_report(command, config, args.seeds, baseline, records, failures, link, settings), encoding="utf-8")
     log.info("wrote %s", report)
     return 1 if failures else 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -56,6 +57,14 @@ def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tm
     assert "](results/objectives.png)" in table
     assert (results / "objectives.png").read_bytes().startswith(b"\x89PNG")
 
+    # JSONs from before a config key existed ran with its default and still count as this run's.
+    record = json.loads((results / "infonce_seed1.json").read_text())
+    assert record["config"]["val_every"] is None and record["config"]["freeze_embeddings"] is False
+    assert record["selection"]["scored"] == "final" and record["selection"]["dev_history"] == []
+    for key in experiment.KEY_DEFAULTS:
+        del record["config"][key]
+    (results / "infonce_seed1.json").write_text(json.dumps(record))
+
     # A rerun trains and scores nothing: every (objective, seed) is skipped, the JSONs are untouched.
     stamps = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     (tmp_path / "RESULTS.md").unlink()
@@ -90,3 +99,68 @@ def test_objectives_figure_draws_gains_against_the_baseline(tmp_path):
     assert path == tmp_path / "f.png" and path.read_bytes().startswith(b"\x89PNG")
     assert plot_objectives({"mhs": []}, baseline, {}, tmp_path / "none.png", "t") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_experiment_settings_and_best_dev_selection(tiny_bert, data_dir, tmp_path):
+    settings = tmp_path / "settings.yaml"
+    settings.write_text("objectives:\n  infonce: {lr: 1.0e-4, batch_size: 4, budget: 4}\n")
+    args = _args(tiny_bert, data_dir, tmp_path, "--objectives", "infonce", "--val-every", "2",
+                 "--freeze-embeddings", "--settings", str(settings))
+    assert experiment.main(args) == 0
+    record = json.loads((tmp_path / "results" / "infonce_seed1.json").read_text())
+    assert record["config"]["lr"] == 1e-4 and record["config"]["batch_size"] == 4 and record["config"]["budget"] == 4
+    assert record["config"]["freeze_embeddings"] is True and record["train"]["steps"] == 4
+    selection = record["selection"]
+    assert selection["scored"] == "best STS-B dev" and selection["every_n_steps"] == 2
+    history = dict((step, value) for step, value in selection["dev_history"])
+    assert len(history) == 2 and selection["best_dev_spearman"] == pytest.approx(max(history.values()))
+    assert selection["best_step"] in (2, 4)
+    table = (tmp_path / "RESULTS.md").read_text()
+    assert "per-objective settings (they replace the line above): InfoNCE: lr 0.0001, batch size 4, budget 4" in table
+    assert "best STS-B dev Spearman (checked every 2 steps)" in table and "embedding layer frozen" in table
+
+
+@pytest.mark.parametrize("text, message", [
+    ("objectives:\n  nope: {lr: 1.0e-5}\n", "unknown objective 'nope'"),
+    ("objectives:\n  mhs: {lr: -1}\n", "mhs.lr must be a positive number, got -1"),
+    ("objectives:\n  mhs: {batch_size: 1}\n", "mhs.batch_size must be an integer of at least 2"),
+    ("objectives:\n  mhs: {epochs: 1}\n", "mhs.epochs is not a setting; valid: lr, batch_size, budget"),
+    ("mhs: {lr: 1.0e-5}\n", "must hold one mapping, objectives:"),
+    ("objectives: [\n", "is not valid YAML"),
+])
+def test_settings_file_errors_name_the_entry(tmp_path, text, message):
+    path = tmp_path / "settings.yaml"
+    path.write_text(text)
+    with pytest.raises(LitSrlError, match=re.escape(message)):
+        experiment.load_settings(str(path))
+    with pytest.raises(LitSrlError, match="does not exist"):
+        experiment.load_settings(str(tmp_path / "missing.yaml"))
+
+
+def test_paper_settings_file_loads():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "configs" / "experiment" / "paper_bert_base.yaml"
+    settings = experiment.load_settings(str(path))
+    assert set(settings) == {"barlowtwins", "barlowtwins_mod", "vicreg", "vicreg_mod", "mhe", "mhe_mod", "mhs", "mhs_mod"}
+    assert settings["mhs"]["lr"] == 5e-6 and all(s["batch_size"] == 128 for s in settings.values())
+
+
+def test_best_weights_keeps_the_best_dev_state():
+    from types import SimpleNamespace
+
+    import torch
+
+    module = SimpleNamespace(encoder=torch.nn.Linear(2, 2))
+    best = experiment._best_weights()
+    kept = None
+    for step, value in [(2, 0.5), (4, 0.7), (6, 0.6), (8, float("nan"))]:
+        with torch.no_grad():
+            module.encoder.weight.fill_(step)
+        trainer = SimpleNamespace(callback_metrics={"val/stsb_spearman": torch.tensor(value)}, sanity_checking=False,
+                                  global_step=step)
+        best.on_validation_end(trainer, module)
+        if step == 4:
+            kept = module.encoder.weight.clone()
+    assert best.step == 4 and best.value == pytest.approx(0.7)
+    assert torch.equal(best.state["weight"], kept)  # a copy, not a view of the live weights
