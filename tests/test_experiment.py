@@ -8,6 +8,8 @@ import re
 import pytest
 
 from lit_srl import experiment
+from lit_srl.experiment.records import KEY_DEFAULTS
+from lit_srl.experiment.runs import _best_weights
 from lit_srl.errors import LitSrlError
 
 
@@ -61,7 +63,7 @@ def test_experiment_writes_results_and_table_and_resumes(tiny_bert, data_dir, tm
     record = json.loads((results / "infonce_seed1.json").read_text())
     assert record["config"]["val_every"] is None and record["config"]["freeze_embeddings"] is False
     assert record["selection"]["scored"] == "final" and record["selection"]["dev_history"] == []
-    for key in experiment.KEY_DEFAULTS:
+    for key in KEY_DEFAULTS:
         del record["config"][key]
     (results / "infonce_seed1.json").write_text(json.dumps(record))
 
@@ -152,7 +154,7 @@ def test_best_weights_keeps_the_best_dev_state():
     import torch
 
     module = SimpleNamespace(encoder=torch.nn.Linear(2, 2))
-    best = experiment._best_weights()
+    best = _best_weights()
     kept = None
     for step, value in [(2, 0.5), (4, 0.7), (6, 0.6), (8, float("nan"))]:
         with torch.no_grad():
