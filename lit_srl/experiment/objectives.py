@@ -15,12 +15,14 @@ OBJECTIVES = (
     "barlowtwins", "barlowtwins_mod", "vicreg", "vicreg_mod", "mhe", "mhe_mod", "mhs", "mhs_mod",
 )
 
+
 DISPLAY = {
     "infonce": "InfoNCE", "arccon": "ArcCon", "mpt": "MPT", "met": "MET", "sg": "sg (assembled)",
     "barlowtwins": "Barlow Twins ori", "barlowtwins_mod": "Barlow Twins mod",
     "vicreg": "VICReg ori", "vicreg_mod": "VICReg mod",
     "mhe": "MHE ori", "mhe_mod": "MHE mod", "mhs": "MHS ori", "mhs_mod": "MHS mod",
 }
+
 
 def presets_dir() -> Path:
     """``configs/loss`` of the source checkout the package lives in."""
@@ -32,8 +34,10 @@ def presets_dir() -> Path:
         )
     return folder
 
+
 def available_objectives() -> list[str]:
     return sorted(p.stem for p in presets_dir().glob("*.yaml"))
+
 
 def load_preset(name: str) -> dict:
     """``{"class_path", "init_args"}`` of ``configs/loss/<name>.yaml``."""
@@ -47,12 +51,14 @@ def load_preset(name: str) -> dict:
         raise LitSrlError(f"{path} has no model.loss.class_path; a loss preset sets model: loss: class_path/init_args")
     return {"class_path": str(spec["class_path"]), "init_args": dict(spec.get("init_args") or {})}
 
+
 #: What a settings file may set per objective, with the check each value must pass.
 SETTING_CHECKS = {
     "lr": (lambda v: isinstance(v, (int, float)) and v > 0, "a positive number"),
     "batch_size": (lambda v: isinstance(v, int) and v >= 2, "an integer of at least 2"),
     "budget": (lambda v: isinstance(v, int) and v >= 1, "an integer of at least 1"),
 }
+
 
 def load_settings(path: Optional[str]) -> dict[str, dict]:
     """Per-objective overrides from a YAML file: ``{objective: {lr?, batch_size?, budget?}}``.
@@ -90,6 +96,7 @@ def load_settings(path: Optional[str]) -> dict[str, dict]:
                 raise LitSrlError(f"{file}: {name}.{key} must be {wanted}, got {value!r}")
         settings[name] = dict(values)
     return settings
+
 
 def parse_objectives(text: str) -> list[str]:
     names = [n.strip().lower() for n in text.split(",") if n.strip()]

@@ -20,10 +20,13 @@ RUN_KEYS = (
     "freeze_embeddings",
 )
 
+
 #: Values of config entries added after the first result JSONs were written (older JSONs ran with these).
 KEY_DEFAULTS = {"val_every": None, "freeze_embeddings": False}
 
+
 BASELINE_KEYS = ("backbone", "pooler", "tasks")
+
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
@@ -36,11 +39,13 @@ def _jsonable(value: Any) -> Any:
         return None
     return value
 
+
 def write_json(path: Path, record: dict) -> None:
     """Write atomically (a temporary file renamed over the target)."""
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(_jsonable(record), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
 
 def machine() -> str:
     """CPU model, cores, RAM and the GPU, in one line."""
@@ -56,6 +61,7 @@ def machine() -> str:
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {os.cpu_count()} cores, {ram} RAM, {gpu}"
 
+
 def meta() -> dict:
     import lightning
     import torch
@@ -69,6 +75,7 @@ def meta() -> dict:
             "transformers": transformers.__version__, "lit_srl": getattr(lit_srl, "__version__", "unknown"),
         },
     }
+
 
 def existing(path: Path, config: dict, keys: Sequence[str]) -> Optional[dict]:
     """The record at ``path`` if it exists; a LitSrlError if it was made with another config."""

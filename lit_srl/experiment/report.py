@@ -12,6 +12,7 @@ from lit_srl.experiment.records import machine
 
 TASK_COLUMNS = {"STSBenchmark": "STS-B", "SICKRelatedness": "SICK-R"}
 
+
 def _cell(values: list[Optional[float]], scale: float = 1.0, digits: int = 2) -> str:
     values = [v * scale for v in values if v is not None and math.isfinite(v)]
     if not values:
@@ -22,9 +23,11 @@ def _cell(values: list[Optional[float]], scale: float = 1.0, digits: int = 2) ->
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
+
 def _signed(cell: str) -> str:
     """``"0.95"`` → ``"+0.95"``: a change against the baseline reads as one."""
     return cell if cell.startswith(("-", "–")) else "+" + cell
+
 
 def format_report(command: str, config: dict, seeds: list[int], baseline: Optional[dict], records: dict, failures: dict,
                   figure: Optional[str] = None, settings: Optional[dict] = None) -> str:

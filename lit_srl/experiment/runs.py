@@ -24,6 +24,7 @@ MONITORED = {
     "cos/alignment": "alignment", "cos/uniformity": "uniformity",
 }
 
+
 def _recorder():
     """A Lightning logger keeping every logged scalar in memory: ``history[name] = [(step, value)]``."""
     from lightning.pytorch.loggers import Logger
@@ -53,6 +54,7 @@ def _recorder():
 
     return MetricRecorder()
 
+
 def _step_clock():
     """A callback measuring seconds per optimizer step after the first (steady state)."""
     import lightning as L
@@ -76,6 +78,7 @@ def _step_clock():
             return (self.last - self.first) / self.steps if self.steps else None
 
     return StepClock()
+
 
 def _best_weights(monitor: str = "val/stsb_spearman"):
     """A callback keeping, on CPU, the encoder weights at the highest ``monitor`` seen at validation.
@@ -101,9 +104,11 @@ def _best_weights(monitor: str = "val/stsb_spearman"):
 
     return BestWeights()
 
+
 def _mean(values: list[float]) -> Optional[float]:
     finite = [v for v in values if math.isfinite(v)]
     return sum(finite) / len(finite) if finite else None
+
 
 def flat_scores(results: dict) -> dict[str, float]:
     """``{task: spearman, …, "avg": mean}`` from STSEvaluator results."""
@@ -111,10 +116,12 @@ def flat_scores(results: dict) -> dict[str, float]:
     scores["avg"] = float(results["avg"])
     return scores
 
+
 def device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
 
 def train_and_score(objective: str, seed: int, config: dict, evaluator, output_dir: Path) -> dict:
     """One run: fit for ``config["budget"]`` steps, score the final encoder; the result record."""
@@ -186,6 +193,7 @@ def train_and_score(objective: str, seed: int, config: dict, evaluator, output_d
         "config": config,
         "meta": meta(),
     }
+
 
 def score_baseline(config: dict, evaluator) -> dict:
     """The untrained backbone's scores with the experiment's pooler (no head at evaluation)."""
