@@ -20,6 +20,7 @@ from typing import Optional
 
 #: Bar colour per family (colour-blind safe: Okabe–Ito blue, grey, orange).
 FAMILY_COLOURS = {"contrastive": "#0072B2", "ori": "#999999", "mod": "#E69F00"}
+FAMILY_LABELS = {"contrastive": "contrastive", "ori": "non-contrastive ori", "mod": "non-contrastive mod"}
 CONTRASTIVE = {"infonce", "arccon", "mpt", "met", "sg"}
 
 
@@ -71,8 +72,9 @@ def plot_objectives(records: dict[str, list[dict]], baseline: dict, labels: dict
         ax.set_ylabel(f"{head}\n(Spearman ×100)")
         ax.grid(axis="y", alpha=0.3)
     axes[-1, 0].set_xticks(range(len(names)), [labels.get(n, n) for n in names], rotation=45, ha="right")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in FAMILY_COLOURS.values()]
-    axes[0, 0].legend(handles, ["contrastive", "non-contrastive ori", "non-contrastive mod"], fontsize=8, loc="best")
+    present = [f for f in FAMILY_COLOURS if any(family(n) == f for n in names)]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=FAMILY_COLOURS[f]) for f in present]
+    axes[0, 0].legend(handles, [FAMILY_LABELS[f] for f in present], fontsize=8, loc="best")
     axes[0, 0].set_title(title, fontsize=10)
     fig.tight_layout()
     path = Path(path)
