@@ -49,7 +49,9 @@ class SentenceEncoder(nn.Module):
     Args:
         backbone: ``minilm``, a local Hugging Face folder or a hub name (``bert-base-uncased``).
         pooler: one of ``cls``, ``cls_before_pooler``, ``avg``, ``avg_first_last``.
-        head: ``mlp`` (Linear+Tanh), ``linear`` or ``none``; ``None`` picks ``mlp`` for ``cls``.
+        head: ``mlp`` (SimCSE's Linear+Tanh), ``linear`` (the ACL 2024 paper's BERT head,
+            Linear, weight and bias ~ N(0, 0.006²)), ``tanh_linear`` (the paper's RoBERTa head,
+            Linear(tanh(x)), same initialisation) or ``none``; ``None`` picks ``mlp`` for ``cls``.
         head_at_eval: keep the head when encoding for evaluation (SimCSE drops it).
         freeze_embeddings: freeze the embedding layer (word/position/type + LayerNorm), as the
             paper's code does.

