@@ -24,34 +24,45 @@ class LastCheckpoint(Checkpoint):
     current training batch (a consistent state: the step, its logging and any validation are
     done); this callback treats SIGUSR1 — what SLURM sends ahead of a time limit
     (``#SBATCH --signal=SIGUSR1@90``) — the same way and writes the checkpoint from
-    ``on_exception``. Under SLURM with auto-requeue Lightning owns SIGUSR1 (it saves an
-    ``hpc_ckpt`` and requeues the job) and this callback leaves that signal alone.
+    ``on_exception``.
+
+    Under SLURM this callback owns SIGUSR1 even where Lightning's auto-requeue would take it:
+    Lightning saves its ``hpc_ckpt`` from inside the signal handler, in the middle of whatever step
+    is running, and the resumed run is not exact. Here the step finishes, ``last.ckpt`` is written,
+    then rank 0 requeues the job (``scontrol requeue``, as Lightning would) and the requeued job
+    resumes from ``last.ckpt`` (``fit`` resumes by itself when ``SLURM_RESTART_COUNT`` > 0) with
+    the same batches, dropout masks and losses as an uninterrupted run. ``requeue=False`` only
+    saves and stops. ``scontrol requeue`` itself sends SIGTERM: saved the same way.
 
     It subclasses ``Checkpoint`` so that Lightning runs it after ModelCheckpoint, whose best-model
     state the file then includes. The folder is ModelCheckpoint's, else the root directory.
     """
 
-    def __init__(self, every_n_train_steps: Optional[int] = None, signals: tuple[str, ...] = ("SIGUSR1",)) -> None:
+    def __init__(self, every_n_train_steps: Optional[int] = None, signals: tuple[str, ...] = ("SIGUSR1",),
+                 requeue: bool = True) -> None:
         self.every_n_train_steps = every_n_train_steps
         self.signals = signals
+        self.requeue = requeue
         self._previous: dict = {}
+        self._requeue_job: Optional[str] = None
 
     # ------------------------------------------------------------------ signals
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if stage != "fit" or os.name == "nt":
             return
         env = trainer._accelerator_connector.cluster_environment
-        slurm_owns_usr1 = isinstance(env, SLURMEnvironment) and env.auto_requeue
+        in_slurm = isinstance(env, SLURMEnvironment)
         for name in self.signals:
             signum = getattr(signal, name)
-            if signum == signal.SIGUSR1 and slurm_owns_usr1:
-                continue
 
             def request_stop(received, frame, trainer=trainer):
                 log.info("received %s: saving a checkpoint after this step", signal.Signals(received).name)
+                if in_slurm and self.requeue and received == signal.SIGUSR1:
+                    self._requeue_job = slurm_job_id()
                 # Lightning's own SIGTERM flag: the loop stops at the end of the current batch.
                 trainer._signal_connector.received_sigterm = True
 
+            # Set before Lightning registers its handlers (after setup), so it leaves SIGUSR1 to us.
             self._previous[signum] = signal.signal(signum, request_stop)
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -80,3 +91,24 @@ class LastCheckpoint(Checkpoint):
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
             self.save(trainer)
             log.info("pre-empted at step %d: saved %s; resume with --ckpt_path last", trainer.global_step, self.path(trainer))
+            if self._requeue_job and trainer.is_global_zero:
+                requeue(self._requeue_job)
+
+
+def slurm_job_id() -> Optional[str]:
+    """This job's id for ``scontrol`` (``<array job>_<task>`` for an array task)."""
+    array_job, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array_job and task:
+        return f"{array_job}_{task}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
+def requeue(job_id: str) -> None:
+    """``scontrol requeue JOB``: SLURM ends this job and queues it again (it resumes from last.ckpt)."""
+    import subprocess
+
+    result = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True)
+    if result.returncode == 0:
+        log.info("requeued SLURM job %s", job_id)
+    else:
+        log.error("scontrol requeue %s failed (%s); resume the run by resubmitting it", job_id, result.stderr.strip())

@@ -8,9 +8,13 @@ original YAML and without the hub.
 
 from __future__ import annotations
 
+import pickle
+import re
 import tempfile
+import warnings
+import zipfile
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import torch
 
@@ -36,15 +40,72 @@ def encoder_record(encoder: SentenceEncoder) -> dict:
     }
 
 
+def load_error_reason(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` failed on a checkpoint file, as one short clause."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in text:
+        found = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+        refusal = found.group(1).strip() if found else ""
+        if refusal.startswith(("Unsupported operand", "String is too long")):
+            # not a pickle torch writes: garbage, a truncated legacy file, or a plain pickle.dump
+            return (
+                "cannot be read: it is truncated or corrupt, or not a torch checkpoint "
+                f"(torch's weights-only loader refused it: {refusal.rstrip('.')}); nothing in it ran"
+            )
+        found = re.search(r"GLOBAL (\S+)", refusal)
+        asks = f" (it asks for {found.group(1)})" if found else ""
+        return (
+            f"holds Python objects beyond tensors and plain data{asks}; it was not loaded and no code in it "
+            "ran (torch's weights-only loader refused it)"
+        )
+    if isinstance(exc, FileNotFoundError):
+        return "does not exist; give the path of a .ckpt file written by lit_srl fit"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a .ckpt file"
+    if isinstance(exc, PermissionError):
+        return "cannot be opened (permission denied)"
+    if isinstance(exc, EOFError):
+        detail = "the file is empty or ends early"
+    else:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        first = lines[0] if lines else ""
+        # torch's reader messages: "PytorchStreamReader failed reading zip archive: failed finding
+        # central directory. This is an internal miniz error. If you are seeing this error, …"
+        first = first.split(". ")[0].rstrip(".")
+        detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        if len(detail) > 160:
+            detail = detail[:157] + "..."
+    return f"cannot be read: it is truncated or corrupt, or not a torch checkpoint ({detail})"
+
+
+def load_weights_only(path: Union[str, Path], map_location: str = "cpu", mmap: Optional[bool] = False):
+    """``torch.load`` with ``weights_only=True``: tensors and plain data only, never a pickled callable.
+
+    Every failure (missing, refused by the weights-only unpickler, truncated, corrupt, unreadable)
+    becomes a one-line LitSrlError naming the file. ``mmap=None`` memory-maps zip-format files (the
+    tensors are not read until used), so reading a few keys of a large checkpoint costs little.
+    """
+    path = Path(path)
+    if mmap is None:
+        mmap = path.is_file() and zipfile.is_zipfile(path)
+    try:
+        with warnings.catch_warnings():  # a plain pickle: "Detected pickle protocol 4 …", then refused
+            warnings.filterwarnings("ignore", message=r".*pickle protocol.*", category=UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as exc:  # pickle.UnpicklingError, RuntimeError of torch's zip reader, EOFError, …
+        raise LitSrlError(f"checkpoint {path} {load_error_reason(exc)}") from exc
+
+
 def read_checkpoint(path: Union[str, Path], map_location: str = "cpu") -> dict:
-    """Load a checkpoint file with one-line errors for a missing or foreign file."""
+    """Load a checkpoint file (weights only: no pickled code runs) with one-line errors.
+
+    A missing, truncated or corrupt file, one holding Python objects beyond tensors and plain data,
+    a foreign checkpoint or one of another lit_srl format each raise a LitSrlError naming the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise LitSrlError(f"checkpoint {path} does not exist; give the path of a .ckpt file written by lit_srl fit")
-    try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as exc:  # corrupt or not a torch file
-        raise LitSrlError(f"checkpoint {path} cannot be read ({type(exc).__name__}); is it a Lightning .ckpt file?") from exc
+    ckpt = load_weights_only(path, map_location)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise LitSrlError(f"checkpoint {path} is not a Lightning checkpoint (no state_dict)")
     if "lit_srl" not in ckpt:
@@ -52,7 +113,8 @@ def read_checkpoint(path: Union[str, Path], map_location: str = "cpu") -> dict:
             f"checkpoint {path} was not written by lit_srl (or by a version before format {FORMAT_VERSION}); "
             "evaluate it through its Hugging Face folder instead"
         )
-    version = ckpt["lit_srl"].get("format_version")
+    record = ckpt["lit_srl"]
+    version = record.get("format_version") if isinstance(record, dict) else None
     if version != FORMAT_VERSION:
         raise LitSrlError(
             f"checkpoint {path} has lit_srl format {version}, this version reads {FORMAT_VERSION}; "
@@ -89,3 +151,70 @@ def load_encoder(path: Union[str, Path], map_location: str = "cpu") -> SentenceE
         )
     encoder.eval()
     return encoder
+
+
+#: what Lightning needs to resume a run from a checkpoint (``ModelCheckpoint(save_weights_only=True)``
+#: files lack ``loops`` and ``optimizer_states``).
+RESUME_KEYS = ("state_dict", "loops", "optimizer_states")
+
+
+def check_resumable(path: Union[str, Path]) -> None:
+    """Raise a one-line LitSrlError naming ``path`` unless it can resume a Lightning run.
+
+    The file is loaded with ``weights_only=True`` (memory-mapped when it is a zip archive, so even a
+    large checkpoint costs little): a missing, truncated or corrupt file, one holding Python objects
+    beyond tensors and plain data (nothing in it runs), or a checkpoint that is not a Lightning
+    training checkpoint (no ``state_dict``, ``loops`` or ``optimizer_states``) is refused.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LitSrlError(f"checkpoint {path} does not exist; give the path of a last.ckpt written by lit_srl fit")
+    if not path.is_file():
+        raise LitSrlError(f"checkpoint {path} is a folder, not a .ckpt file")
+    ckpt = load_weights_only(path, "cpu", mmap=None)
+    missing = [key for key in RESUME_KEYS if not isinstance(ckpt, dict) or key not in ckpt]
+    if missing:
+        raise LitSrlError(
+            f"checkpoint {path} is not a Lightning training checkpoint (no {', '.join(missing)}); "
+            "it cannot resume a run: give a last.ckpt written by lit_srl fit"
+        )
+
+
+def _lightning_load_frame(tb) -> Optional[str]:
+    """The checkpoint path of the Lightning frame that was loading a checkpoint when ``tb`` was raised.
+
+    Lightning reads a ``--ckpt_path`` file in two places: ``LightningCLI._parse_ckpt_path`` (its
+    hyperparameters) and ``_CheckpointConnector.resume_start`` (load and migrate). Returns None when
+    the traceback passes through neither; "" when it does but the path is unknown.
+    """
+    found = None
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        filename = code.co_filename.replace("\\", "/")
+        if code.co_name == "_parse_ckpt_path" and filename.endswith("pytorch/cli.py"):
+            found = str(tb.tb_frame.f_locals.get("ckpt_path") or "")
+        elif code.co_name == "resume_start" and filename.endswith("connectors/checkpoint_connector.py"):
+            found = str(tb.tb_frame.f_locals.get("checkpoint_path") or "")
+        tb = tb.tb_next
+    return found
+
+
+def lightning_load_error(exc: BaseException, ckpt_path: Optional[str] = None) -> Optional[str]:
+    """One line for an exception raised while Lightning read a ``--ckpt_path`` file, else None.
+
+    Only exceptions raised inside Lightning's checkpoint reading (see :func:`_lightning_load_frame`)
+    qualify, so an error of training itself is never mistaken for a checkpoint problem. The path is
+    the one Lightning was reading (``--ckpt_path last`` resolved), else ``ckpt_path`` (the command
+    line's ``--ckpt_path``).
+    """
+    if not isinstance(exc, Exception):
+        return None
+    where = _lightning_load_frame(exc.__traceback__)
+    if where is None:
+        return None
+    where = where or ckpt_path or "(--ckpt_path)"
+    if isinstance(exc, KeyError) and str(exc).strip("'\"") == "pytorch-lightning_version":
+        reason = "is not a Lightning checkpoint (no pytorch-lightning_version); give a .ckpt written by lit_srl fit"
+    else:
+        reason = load_error_reason(exc)
+    return " ".join(f"checkpoint {where} {reason}".split())

@@ -13,6 +13,7 @@ import importlib
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -25,7 +26,7 @@ TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": ("lit_srl.evaluation.export", "main", "write a checkpoint as a Hugging Face / sentence-transformers folder"),
     "simulate": ("lit_srl.analysis.simulate", "main", "the gradient simulations of the ACL 2024 paper (GD, W, R figures)"),
     "figures": ("lit_srl.analysis.figures", "main", "PNG figures from a run's TensorBoard logs"),
-    "experiment": ("lit_srl.experiment", "main", "every objective for one budget, 7-task STS table (RESULTS.md)"),
+    "sweep": ("lit_srl.sweep.command", "main", "experiments as sweeps of fit runs: plan, run, slurm, report"),
 }
 LIGHTNING_COMMANDS = {
     "fit": "train from a YAML recipe (python -m lit_srl fit --config configs/quickstart.yaml)",
@@ -72,17 +73,22 @@ def _setup_logging() -> None:
         logger.propagate = False
 
 
-def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
-    """Build (and by default run) the LightningCLI of lit_srl on ``args``."""
+def cli_class():
+    """lit_srl's LightningCLI subclass (built lazily: importing Lightning takes seconds)."""
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.cli import LightningCLI
 
     from lit_srl.callbacks import LastCheckpoint, SentencesPerSecond
-    from lit_srl.data.datamodule import SentenceDataModule
-    from lit_srl.model import SentenceEmbeddingModule
 
     class LitSrlCLI(LightningCLI):
+        #: the command line of this run (``fit --config …``), recorded in result.json
+        argv: list[str] = []
+
         def add_arguments_to_parser(self, parser) -> None:
+            parser.add_argument(
+                "--result", type=Optional[str], default=None,
+                help="after fit: test the best-on-dev checkpoint on data.test_tasks and write this result.json",
+            )
             # Every recipe keeps the best checkpoint by STS-B dev Spearman, and last.ckpt to resume
             # (written after every evaluation and on SIGTERM/SIGUSR1).
             parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -99,9 +105,25 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
             parser.add_lightning_class_args(SentencesPerSecond, "throughput")
             parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
 
+        def resolved_config(self) -> dict:
+            """This command's resolved config as plain data (without ``config`` and ``ckpt_path``)."""
+            import yaml
+
+            dump = yaml.safe_load(self.parser.dump(self.config, skip_none=False, skip_link_targets=False))
+            config = dump.get(self.subcommand, dump)
+            for key in ("config", "ckpt_path"):
+                config.pop(key, None)
+            return config
+
         def before_instantiate_classes(self) -> None:
+            command = self.config[self.subcommand]
             if self.subcommand == "fit":
-                resolve_resume(self.config[self.subcommand])
+                self.requested_config = self.resolved_config()  # as asked, before resuming sets a logger
+                resolve_resume(command)
+            if command.get("weights_only") is None:
+                # Lightning's own load passes None, which TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 turns
+                # into a full unpickling: a checkpoint from someone else could run code.
+                command.weights_only = True
 
         def after_instantiate_classes(self) -> None:
             if self.subcommand is None:
@@ -109,13 +131,82 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
             # The whole resolved config travels in every checkpoint (run_config_args reads it).
             import yaml
 
-            dump = yaml.safe_load(self.parser.dump(self.config, skip_none=False, skip_link_targets=False))
-            config = dump.get(self.subcommand, dump)
-            for key in ("config", "ckpt_path"):
-                config.pop(key, None)
-            self.model.run_config = yaml.safe_dump(config, sort_keys=False)
+            self.model.run_config = yaml.safe_dump(self.resolved_config(), sort_keys=False)
+            from lightning.pytorch.loggers import TensorBoardLogger
 
-    return LitSrlCLI(
+            for logger in self.trainer.loggers:
+                if isinstance(logger, TensorBoardLogger):
+                    # The HPARAMS dashboard gets the run's real scores at the end (--result), not
+                    # Lightning's placeholder hp_metric = -1.
+                    logger._default_hp_metric = False
+
+        def before_fit(self) -> None:
+            self.fit_started = time.perf_counter()
+
+        def after_fit(self) -> None:
+            result = self.config["fit"].get("result")
+            if result and not self.trainer.interrupted:
+                from lit_srl.sweep.record import finish_run
+
+                finish_run(self.trainer, self.model, self.datamodule, result, self.requested_config, self.argv,
+                           time.perf_counter() - self.fit_started)
+
+    return LitSrlCLI
+
+
+class _ResolveOnly:
+    """Parse and resolve a command line without building model, data or trainer."""
+
+    def before_instantiate_classes(self) -> None:
+        pass
+
+    def instantiate_classes(self) -> None:
+        pass
+
+    def after_instantiate_classes(self) -> None:
+        pass
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        pass
+
+    def _set_seed(self) -> None:
+        pass
+
+
+_RESOLVER = None
+
+
+def resolve_fit_config(args: Sequence[str]) -> dict:
+    """The resolved config of ``fit ARGS`` (files composed, overrides applied) as plain data.
+
+    Nothing is instantiated; a key the CLI does not know or a bad value raises jsonargparse's
+    ``ArgumentError``. The parser is built once and reused (it takes seconds).
+    """
+    import yaml
+
+    global _RESOLVER
+    argv = ["fit", *args]
+    if _RESOLVER is None:
+        import warnings
+
+        resolver = type("ResolveOnlyCLI", (_ResolveOnly, cli_class()), {})
+        with warnings.catch_warnings():  # "args and sys.argv both given": args is the point here
+            warnings.filterwarnings("ignore", message=".*args parameter is intended.*")
+            _RESOLVER = _make_cli(resolver, argv, run=True)
+        config = _RESOLVER.config
+    else:
+        config = _RESOLVER.parser.parse_args(argv)
+    dump = yaml.safe_load(_RESOLVER.parser.dump(config, skip_none=False, skip_link_targets=False))["fit"]
+    for key in ("config", "ckpt_path", "result"):
+        dump.pop(key, None)
+    return dump
+
+
+def _make_cli(cls, args, run: bool):
+    from lit_srl.data.datamodule import SentenceDataModule
+    from lit_srl.model import SentenceEmbeddingModule
+
+    return cls(
         SentenceEmbeddingModule,
         SentenceDataModule,
         args=args,
@@ -125,6 +216,13 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"default_env": False, "exit_on_error": False},
     )
+
+
+def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
+    """Build (and by default run) the LightningCLI of lit_srl on ``args``."""
+    cls = cli_class()
+    cls.argv = list(sys.argv[1:] if args is None else args)
+    return _make_cli(cls, args, run)
 
 
 def find_last_checkpoint(root) -> Path:
@@ -160,8 +258,6 @@ def run_config_args(argv: list[str]) -> list[str]:
     """
     import tempfile
 
-    import torch
-
     if not argv or argv[0] != "fit" or _option(argv, "--config") or _option(argv, "-c"):
         return argv
     ckpt = _option(argv, "--ckpt_path")
@@ -169,10 +265,13 @@ def run_config_args(argv: list[str]) -> list[str]:
         return argv
     if ckpt == "last":
         ckpt = str(find_last_checkpoint(_option(argv, "--trainer.default_root_dir") or "."))
-    try:
-        stored = torch.load(ckpt, map_location="cpu", weights_only=True).get("lit_srl_run_config")
-    except Exception:
-        return argv  # Lightning reports unreadable checkpoints itself
+    elif ckpt in ("auto", "best", "hpc", "registry") and not Path(ckpt).exists():
+        return argv  # resolved later (resolve_resume, Lightning)
+    from lit_srl.checkpoint import load_weights_only
+
+    # weights_only: nothing pickled in the file runs; missing/corrupt/refused → one-line LitSrlError
+    loaded = load_weights_only(ckpt, map_location="cpu", mmap=None)
+    stored = loaded.get("lit_srl_run_config") if isinstance(loaded, dict) else None
     if not stored:
         return argv
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lit_srl_resume_", delete=False) as f:
@@ -181,17 +280,66 @@ def run_config_args(argv: list[str]) -> list[str]:
     return ["fit", "--config", f.name, *argv[1:]]
 
 
+#: Checkpoint names a run folder may resume from, in order of preference within one folder.
+RESUMABLE_PATTERNS = ("lightning_logs/version_*/checkpoints/last*.ckpt", "checkpoints/last*.ckpt", "hpc_ckpt_*.ckpt",
+                      "lightning_logs/version_*/checkpoints/best-*.ckpt")
+
+
+def newest_resumable_checkpoint(root) -> Optional[Path]:
+    """The newest checkpoint under the run folder ``root`` that a run can resume from, if any.
+
+    ``last.ckpt`` first (newest first), then SLURM's ``hpc_ckpt_N.ckpt``, then the best-on-dev
+    checkpoints (full training checkpoints too, only older). An unreadable one — truncated by a
+    crash while it was written, corrupt, or refused by the weights-only loader — is skipped with
+    a warning naming it; it is left in place.
+    """
+    from lit_srl.checkpoint import check_resumable
+
+    root = Path(root)
+    groups = [sorted(root.glob(p), key=lambda f: f.stat().st_mtime, reverse=True) for p in RESUMABLE_PATTERNS]
+    candidates = [path for group in groups for path in group]
+    for path in candidates:
+        try:
+            check_resumable(path)
+        except LitSrlError as exc:
+            logging.getLogger("lit_srl").warning("warning: %s; trying an older checkpoint", exc)
+            continue
+        return path
+    if candidates:
+        logging.getLogger("lit_srl").warning(
+            "warning: no readable checkpoint under %s (%d unreadable); the run starts afresh", root, len(candidates)
+        )
+    return None
+
+
 def resolve_resume(config) -> None:
-    """``--ckpt_path last``: the newest ``last.ckpt`` of the run folder, logging into its version.
+    """``--ckpt_path last`` / ``auto``: the run folder's checkpoint, logging into its version.
 
     Lightning looks for ``last`` only in the new run's own (new) version folder; here the run folder
     is ``trainer.default_root_dir``: its ``lightning_logs/version_*/checkpoints/last.ckpt`` (or
     ``checkpoints/last.ckpt``), and the resumed run keeps logging into the same version, so its
     TensorBoard curves continue and its checkpoints replace that run's own.
+
+    ``auto`` resumes from :func:`newest_resumable_checkpoint` if there is one and starts afresh
+    otherwise, so one command serves the first start, a rerun after a crash and a requeued SLURM
+    job. A requeued SLURM job (``SLURM_RESTART_COUNT`` > 0) without ``--ckpt_path`` means ``auto``.
     """
-    if config.get("ckpt_path") != "last":
+    from lit_srl.checkpoint import check_resumable
+
+    ckpt = config.get("ckpt_path")
+    if ckpt is None and int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
+        ckpt = "auto"
+    if ckpt not in ("last", "auto"):
         return
-    newest = find_last_checkpoint(config.trainer.default_root_dir or ".")
+    root = config.trainer.default_root_dir or "."
+    if ckpt == "last":
+        newest = find_last_checkpoint(root)
+        check_resumable(newest)
+    else:
+        newest = newest_resumable_checkpoint(root)
+        if newest is None:
+            config.ckpt_path = None
+            return
     config.ckpt_path = str(newest)
     version_dir = newest.parent.parent
     if version_dir.name.startswith("version_") and config.trainer.get("logger") in (None, True):
@@ -268,4 +416,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except argparse.ArgumentError as exc:
         print(f"error: {config_error_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # Lightning reading --ckpt_path: torch's weights-only refusal, a truncated or corrupt file.
+        from lit_srl.checkpoint import lightning_load_error
+
+        lightning = command in LIGHTNING_COMMANDS or command.startswith("-")
+        line = lightning_load_error(exc, _option(argv, "--ckpt_path")) if lightning else None
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
         return 2

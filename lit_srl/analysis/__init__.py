@@ -6,8 +6,8 @@ Representation Learning: A Unified Paradigm for Gradient" (ACL 2024).
 * :mod:`.simulate` — ``python -m lit_srl simulate``: the §3.1 simulations (GD heat-maps,
   hardest-negative weight vs τ, ratio maps).
 * :mod:`.figures` — ``python -m lit_srl figures``: PNGs from a run's TensorBoard logs.
-* :mod:`.results_figure` — the experiment's bar chart: each objective's STS change against the
-  untrained backbone (the paper's Figure 1 comparison).
+* :mod:`.results_figure` — the sweep report's figures: each group's STS change against the
+  untrained backbone (the paper's Figure 1 comparison) and STS against swept component values.
 * :mod:`.overhead` — :func:`measure_monitor_overhead`, the cost of the monitoring callbacks.
 
 The callbacks that log these during training live in ``lit_srl.callbacks.gradient_monitor`` and

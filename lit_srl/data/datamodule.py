@@ -63,6 +63,23 @@ class EvalShard(IterableDataset):
             yield batch
 
 
+class StreamLoader(DataLoader):
+    """The training DataLoader, marked resumable for Lightning (``state_dict``/``load_state_dict``).
+
+    Lightning warns that a mid-epoch resume is "unreliable" unless the loader has these methods.
+    Ours is exact, but the position lives in :meth:`SentenceDataModule.state_dict`: it is taken
+    from the trainer's count of *completed* batches, which — unlike a count kept by the loader —
+    is not thrown off by the batch Lightning prefetches. So the loader's own state is empty and the
+    datamodule skips the consumed batches of the stream when it builds the loader again.
+    """
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 class SentenceDataModule(L.LightningDataModule):
     """Streams the unsupervised corpus; serves STS dev (validation) and the 7-task suite (test).
 
@@ -73,7 +90,8 @@ class SentenceDataModule(L.LightningDataModule):
         batch_size: sentences per optimizer step on each device (each is encoded twice).
         max_length: tokens per training sentence (SimCSE: 32).
         shuffle_buffer: size of the seeded shuffle buffer (the corpus is never loaded whole).
-        seed: shuffling seed (mixed with the epoch).
+        seed: shuffling seed (mixed with the epoch); default: the run's ``seed_everything``
+            (``PL_GLOBAL_SEED``), so a sweep over seeds also varies the data order, as SimCSE's seed does.
         num_workers: DataLoader workers tokenising the corpus.
         count_sentences: count the corpus once at start-up, for the progress bar and the
             learning-rate schedule (a quick pass; turn off for huge corpora and set max_steps).
@@ -91,7 +109,7 @@ class SentenceDataModule(L.LightningDataModule):
         batch_size: int = 64,
         max_length: int = 32,
         shuffle_buffer: int = 10_000,
-        seed: int = 42,
+        seed: Optional[int] = None,
         num_workers: int = 1,
         count_sentences: bool = True,
         val_tasks: list[str] = ["STSBenchmark"],
@@ -166,7 +184,7 @@ class SentenceDataModule(L.LightningDataModule):
                 max_length=self.max_length,
                 shuffle=True,
                 shuffle_buffer=self.shuffle_buffer,
-                seed=self.seed,
+                seed=self.shuffle_seed(),
                 rank=rank,
                 world_size=world,
             )
@@ -174,6 +192,12 @@ class SentenceDataModule(L.LightningDataModule):
             self.evaluator("val")
         if stage == "test":
             self.evaluator("test")
+
+    def shuffle_seed(self) -> int:
+        """``data.seed``, else the seed of ``seed_everything`` (42 when nothing seeded the run)."""
+        if self.seed is not None:
+            return int(self.seed)
+        return int(os.environ.get("PL_GLOBAL_SEED") or 42)
 
     def set_epoch(self, epoch: int) -> None:
         """Reshuffle the stream for ``epoch`` (called by the module at each epoch's start)."""
@@ -188,7 +212,7 @@ class SentenceDataModule(L.LightningDataModule):
             self._resume_state = None
         if self.num_sentences is not None:
             dataset.length = self.num_sentences // (self.batch_size * self._rank_world()[1])
-        return DataLoader(
+        return StreamLoader(
             dataset,
             batch_size=None,
             num_workers=self.num_workers,

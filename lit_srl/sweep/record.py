@@ -1,0 +1,233 @@
+"""``result.json``: what a finished run measured, written by ``fit --result PATH``.
+
+After ``fit`` the run's best-on-dev checkpoint (ModelCheckpoint on ``val/stsb_spearman``; the
+final weights if the run never validated) is tested on ``data.test_tasks`` (the 7 STS tasks) in
+the same process, and rank 0 writes::
+
+    {"scores": {task: Spearman ×100, …, "avg": …},        # test splits, best-dev weights
+     "selection": {"scored", "checkpoint", "best_step", "best_dev", "dev_curve": [[step, ρ], …]},
+     "monitor": {"gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", …},   # means over the run
+     "train": {"steps", "seconds_per_step", "skipped_steps", "loss_first", "loss_last"},
+     "command", "config", "git": {"commit", "dirty"}, "versions", "host", "device", "date"}
+
+The monitor means and the dev curve are read back from the run's TensorBoard event files, so a
+run resumed after a crash or a requeue reports its whole history. The same scores go to
+TensorBoard's HPARAMS dashboard (``hp/test_avg``, ``hp/test_stsb``, ``hp/best_dev``) with the
+run's hyperparameters, so a sweep's runs can be compared there by their swept values.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import lit_srl
+
+#: Monitor scalars summarised in result.json: TensorBoard tag → key.
+MONITORED = {
+    "grad/gd_mean": "gd_mean", "grad/w_hardest": "w_hardest", "grad/ratio_mean": "ratio_mean",
+    "cos/pos_mean": "cos_pos_mean", "cos/neg_mean": "cos_neg_mean", "cos/neg_max_mean": "cos_neg_max_mean",
+    "cos/alignment": "alignment", "cos/uniformity": "uniformity",
+}
+#: Names of the test metrics (``test/<name>``) → SentEval task names of the scores.
+TEST_METRICS = {
+    "sts12_spearman": "STS12", "sts13_spearman": "STS13", "sts14_spearman": "STS14", "sts15_spearman": "STS15",
+    "sts16_spearman": "STS16", "stsb_spearman": "STSBenchmark", "sickr_spearman": "SICKRelatedness", "avg": "avg",
+}
+RESULT_NAME = "result.json"
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON: tensors/numpy scalars → numbers, NaN/inf → None, tuples → lists."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write atomically (a temporary file renamed over the target)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(jsonable(data), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def git_state() -> dict:
+    """The commit of the source checkout lit_srl runs from, and whether it has local changes."""
+    root = Path(lit_srl.__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    if commit.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def versions() -> dict:
+    import lightning
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "lightning": lightning.__version__,
+            "transformers": transformers.__version__, "lit_srl": getattr(lit_srl, "__version__", "unknown")}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def device_name(trainer) -> str:
+    import torch
+
+    root = trainer.strategy.root_device
+    if root.type == "cuda":
+        return f"{trainer.world_size} × {torch.cuda.get_device_name(root)}"
+    return f"{trainer.world_size} × {root.type} ({cpu_name()}, {os.cpu_count()} cores)"
+
+
+def _mean(values) -> Optional[float]:
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    return sum(finite) / len(finite) if finite else None
+
+
+def model_checkpoint(trainer):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    return next((cb for cb in trainer.callbacks if type(cb) is ModelCheckpoint), None)
+
+
+def _flat_hparams(config: dict) -> dict:
+    """The run's scalar settings for TensorBoard's HPARAMS table (``model.lr``, ``data.batch_size``…)."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), sub)
+        elif isinstance(value, (bool, int, float, str)):
+            flat[prefix] = value
+
+    for section in ("model", "data"):
+        walk(section, config.get(section) or {})
+    for key in ("max_steps", "precision", "gradient_clip_val", "val_check_interval"):
+        value = (config.get("trainer") or {}).get(key)
+        if isinstance(value, (bool, int, float, str)):
+            flat[f"trainer.{key}"] = value
+    flat["seed_everything"] = config.get("seed_everything")
+    return {k: v for k, v in flat.items() if v is not None and k not in ("data.data_dir",)}
+
+
+def log_hparams(log_dir: Path, params: dict, metrics: dict, step: int) -> None:
+    """TensorBoard's HPARAMS entry of the run (a new event file in its log folder: the same run).
+
+    The logger of the fit is closed by then (``trainer.test`` finalises it), so a writer of its own
+    adds the hparams summary and the metric scalars it refers to.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard.summary import hparams
+
+    writer = SummaryWriter(log_dir=str(log_dir))
+    try:
+        for summary in hparams(params, metrics):
+            writer.file_writer.add_summary(summary)
+        for name, value in metrics.items():
+            writer.add_scalar(name, value, step)
+    finally:
+        writer.close()
+
+
+def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv: list[str],
+               fit_seconds: Optional[float] = None) -> Optional[dict]:
+    """Test the best-on-dev weights, log them as TensorBoard hparams, write ``result_path`` (rank 0).
+
+    ``fit_seconds``: wall time of this process's ``trainer.fit`` (a resumed run: its last attempt).
+    """
+    from lit_srl.analysis.figures import read_logs
+
+    checkpoint = model_checkpoint(trainer)
+    best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
+    start = time.perf_counter()
+    metrics = trainer.test(model, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True)[0]
+    test_seconds = time.perf_counter() - start
+    scores = {task: 100.0 * float(metrics[f"test/{name}"]) for name, task in TEST_METRICS.items() if f"test/{name}" in metrics}
+    if "avg" not in scores and scores:  # one task: the model logs no average
+        scores["avg"] = sum(scores.values()) / len(scores)
+    logger = trainer.logger
+    if not trainer.is_global_zero:
+        return None
+    scalars: dict = {}
+    if logger is not None and getattr(logger, "log_dir", None):
+        logger.experiment.flush()
+        scalars, _ = read_logs(Path(logger.log_dir))
+    dev_steps, dev_values = scalars.get("val/stsb_spearman", ((), ()))
+    # Lightning logs a validation at the index of the last training batch (0-based): +1 gives
+    # optimizer steps done, the step in the checkpoint's name.
+    dev_curve = [[int(s) + 1, float(v)] for s, v in zip(dev_steps, dev_values)]
+    best_dev = float(checkpoint.best_model_score) if best and checkpoint.best_model_score is not None else None
+    step_in_name = re.search(r"step=?(\d+)", Path(best).name) if best else None
+    best_step = int(step_in_name.group(1)) if step_in_name else None
+    sent_steps, sent_values = scalars.get("train/sent_per_s", ((), ()))
+    loss_steps, loss_values = scalars.get("train/loss", ((), ()))
+    global_batch = datamodule.batch_size * trainer.world_size
+    rate = _mean(sent_values)
+    record = {
+        "scores": scores,
+        "selection": {
+            "scored": "best STS-B dev" if best else "final weights (no validation ran)",
+            "checkpoint": best,
+            "best_step": best_step,
+            "best_dev": best_dev,
+            "dev_curve": dev_curve,
+        },
+        "monitor": {key: _mean(scalars[tag][1]) if tag in scalars else None for tag, key in MONITORED.items()},
+        "monitor_points": len(scalars.get("grad/gd_mean", scalars.get("cos/pos_mean", ((), ())))[0]),
+        "train": {
+            "steps": int(trainer.global_step),
+            "skipped_steps": int(getattr(model, "skipped_steps", 0)),
+            "seconds_per_step": (global_batch / rate) if rate else None,
+            "loss_first": float(loss_values[0]) if len(loss_values) else None,
+            "loss_last": float(loss_values[-1]) if len(loss_values) else None,
+            "fit_seconds": fit_seconds,
+            "test_seconds": test_seconds,
+        },
+        "command": shlex.join(["python", "-m", "lit_srl", *argv]),
+        "config": config,
+        "git": git_state(),
+        "versions": versions(),
+        "host": socket.gethostname(),
+        "device": device_name(trainer),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if logger is not None and getattr(logger, "log_dir", None):
+        hp_metrics = {"hp/test_avg": scores.get("avg"), "hp/test_stsb": scores.get("STSBenchmark"),
+                      "hp/best_dev": None if best_dev is None else 100 * best_dev}
+        log_hparams(Path(logger.log_dir), _flat_hparams(config), {k: v for k, v in hp_metrics.items() if v is not None},
+                    int(trainer.global_step))
+    write_json(Path(result_path), record)
+    return record

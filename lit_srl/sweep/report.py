@@ -1,0 +1,274 @@
+"""``sweep report DIR``: one table per sweep, figures, and the runs that are missing or failed.
+
+For each sweep folder under DIR (a folder with ``plan.json``), the runs are grouped by their axis
+values other than the seed; each group gets one row:
+
+    mean ± std over seeds of the 7 test Spearman ×100 and their average, the 95% confidence
+    interval of the average (Student's t, n − 1 degrees of freedom), Δavg = avg − the untrained
+    backbone's avg (``baselines/``), and the means of the gradient components the monitor saw
+    (GD, w_hardest = the hardest negative's weight share, R).
+
+Figures, beside the markdown: ``<sweep>_objectives.png`` — each group's Δ against the untrained
+backbone, contrastive / ori / mod coloured as in the paper's Figure 1 — and, for every swept
+component key (``model.loss.init_args.gd_margin`` …), ``<sweep>_components.png``: the STS average
+against the key's value (seeds as dots, the default point of a one-axis-at-a-time sweep included).
+Runs without ``result.json`` are listed as failed (with their error line) or missing, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from lit_srl.errors import LitSrlError
+from lit_srl.sweep.plan import FAILURE_NAME
+from lit_srl.sweep.record import RESULT_NAME, TEST_METRICS
+from lit_srl.sweep.spec import SHORT_KEYS, name_part
+
+TASKS = [task for task in TEST_METRICS.values() if task != "avg"]
+TASK_COLUMNS = {"STSBenchmark": "STS-B", "SICKRelatedness": "SICK-R"}
+COMPONENTS = (("gd_mean", "GD"), ("w_hardest", "w_hardest"), ("ratio_mean", "R"))
+SEED_KEY = "seed_everything"
+
+
+def _read(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def sweep_folders(root: Path) -> list[Path]:
+    """``root`` if it is a sweep folder, else its sub-folders that are (sorted)."""
+    root = Path(root)
+    if (root / "plan.json").is_file():
+        return [root]
+    found = sorted(p.parent for p in root.glob("*/plan.json"))
+    if not found:
+        raise LitSrlError(f"no sweep under {root} (no plan.json); give the --output-dir of a sweep plan/run")
+    return found
+
+
+def group_label(axes: dict) -> str:
+    parts = [str(axes["label"])] if "label" in axes else []
+    for key, value in axes.items():
+        if key in ("label", SEED_KEY):
+            continue
+        parts.append(str(value) if "." not in key and key not in SHORT_KEYS else name_part(key, value))
+    return "_".join(parts) or "default"
+
+
+def dotted(config: dict, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def t_quantile(n: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, n - 1))
+
+
+def stats(values: list[float]) -> tuple[Optional[float], Optional[float], Optional[tuple[float, float]]]:
+    """(mean, sample std, 95% CI) of ``values``; std and CI need two or more."""
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return None, None, None
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None, None
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    half = t_quantile(len(values)) * std / math.sqrt(len(values))
+    return mean, std, (mean - half, mean + half)
+
+
+def cell(values: list[Optional[float]], digits: int = 2, signed: bool = False) -> str:
+    mean, std, _ = stats([v for v in values if v is not None])
+    if mean is None:
+        return "–"
+    sign = "+" if signed and mean >= 0 else ""
+    return f"{sign}{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
+
+
+class SweepResults:
+    """A sweep folder read back: plan, results, failures, baselines."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        plan = _read(self.folder / "plan.json") or {}
+        self.name = plan.get("sweep", self.folder.name)
+        self.runs = plan.get("runs", [])
+        self.results: dict[str, dict] = {}
+        self.failures: dict[str, dict] = {}
+        for run in self.runs:
+            folder = self.folder / "runs" / run["name"]
+            result = _read(folder / RESULT_NAME)
+            if result is not None:
+                self.results[run["name"]] = result
+            elif (folder / FAILURE_NAME).is_file():
+                self.failures[run["name"]] = _read(folder / FAILURE_NAME) or {}
+        self.baselines = {str(p): _read(p) for p in (self.folder / "baselines").glob("*.json")}
+
+    def baseline_avg(self, run: dict) -> Optional[float]:
+        path = run.get("baseline")
+        base = self.baselines.get(path) if path else None
+        if base is None and path:  # the folder moved since it was planned
+            base = self.baselines.get(str(self.folder / "baselines" / Path(path).name))
+        return None if base is None or base.get("avg") is None else 100 * float(base["avg"])
+
+    def groups(self) -> dict[str, list[dict]]:
+        out: dict[str, list[dict]] = {}
+        for run in self.runs:
+            out.setdefault(group_label(run.get("axes") or {}), []).append(run)
+        return out
+
+    def swept_keys(self) -> list[str]:
+        keys: list[str] = []
+        for run in self.runs:
+            keys += [k for k in (run.get("axes") or {}) if "." in k and k not in keys]
+        return keys
+
+
+def table(sweep: SweepResults) -> list[str]:
+    heads = [TASK_COLUMNS.get(t, t) for t in TASKS]
+    lines = ["| run | " + " | ".join(heads) + " | avg | 95% CI avg | Δavg | GD | w_hardest | R | seeds |",
+             "|---|" + "---:|" * (len(heads) + 7)]
+    baselines = {}
+    for run in sweep.runs:
+        base = sweep.baseline_avg(run)
+        if base is not None:
+            baselines.setdefault(run.get("baseline"), base)
+    for path, base_avg in baselines.items():
+        base = sweep.baselines.get(path) or sweep.baselines.get(str(sweep.folder / "baselines" / Path(path).name)) or {}
+        cells = [cell([100 * base[t]["spearman"]]) if isinstance(base.get(t), dict) else "–" for t in TASKS]
+        lines.append(f"| untrained ({Path(path).stem}) | " + " | ".join(cells) + f" | {base_avg:.2f} | – | – | – | – | – | – |")
+    for label, runs in sweep.groups().items():
+        done = [sweep.results[r["name"]] for r in runs if r["name"] in sweep.results]
+        if not done:
+            continue
+        cells = [cell([r["scores"].get(t) for r in done]) for t in TASKS]
+        averages = [r["scores"].get("avg") for r in done]
+        _, _, ci = stats(averages)
+        deltas = [r["scores"]["avg"] - b for r, run in zip(done, [x for x in runs if x["name"] in sweep.results])
+                  if (b := sweep.baseline_avg(run)) is not None and r["scores"].get("avg") is not None]
+        comps = [cell([r["monitor"].get(key) for r in done], 3) for key, _ in COMPONENTS]
+        ci_cell = "–" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {cell(averages)} | {ci_cell} | "
+                     f"{cell(deltas, signed=True)} | " + " | ".join(comps) + f" | {len(done)}/{len(runs)} |")
+    return lines
+
+
+def overhead(sweep: SweepResults) -> Optional[str]:
+    """How much of the runs' wall time the runner spent outside fit and test."""
+    walls, inside = [], []
+    for run in sweep.runs:
+        result = sweep.results.get(run["name"])
+        attempts = sweep.folder / "runs" / run["name"] / "attempts.jsonl"
+        if result is None or not attempts.is_file():
+            continue
+        records = [json.loads(line) for line in attempts.read_text(encoding="utf-8").splitlines() if line.strip()]
+        train = result.get("train") or {}
+        if len(records) != 1 or train.get("fit_seconds") is None or train.get("test_seconds") is None:
+            continue  # resumed runs: fit_seconds covers the last attempt only
+        walls.append(records[0]["wall_seconds"])
+        inside.append(train["fit_seconds"] + train["test_seconds"])
+    if not walls:
+        return None
+    outside = [w - i for w, i in zip(walls, inside)]
+    return (f"runner overhead (runs of one attempt, n = {len(walls)}): {sum(outside) / len(outside):.1f} s per run "
+            f"outside fit and test (process start, imports, model and data set-up); fit + test = "
+            f"{100 * sum(inside) / sum(walls):.1f}% of the runs' wall time")
+
+
+def objectives_figure(sweep: SweepResults, path: Path) -> Optional[Path]:
+    from lit_srl.analysis.results_figure import plot_gains
+
+    groups = {}
+    for label, runs in sweep.groups().items():
+        gains = [100 * sweep.results[r["name"]]["scores"]["avg"] - b for r in runs
+                 if r["name"] in sweep.results and (b := sweep.baseline_avg(r)) is not None]
+        if gains:
+            groups[label] = gains
+    if len(groups) < 2:
+        return None
+    return plot_gains(groups, path, f"{sweep.name}: STS average, change against the untrained backbone")
+
+
+def components_figure(sweep: SweepResults, path: Path) -> Optional[Path]:
+    """STS avg against each swept key's value; the runs that vary only that key (or none)."""
+    from lit_srl.analysis.results_figure import plot_component_sweeps
+
+    panels = {}
+    for key in sweep.swept_keys():
+        points = []
+        for run in sweep.runs:
+            varied = {k for k in (run.get("axes") or {}) if "." in k}
+            result = sweep.results.get(run["name"])
+            if result is None or not varied <= {key}:
+                continue
+            points.append((dotted(result.get("config") or {}, key), result["scores"]["avg"]))
+        if len({str(x) for x, _ in points}) >= 2:
+            panels[key] = points
+    if not panels:
+        return None
+    return plot_component_sweeps(panels, path, f"{sweep.name}: STS average (test, ×100) against each component")
+
+
+def sweep_section(sweep: SweepResults, figures_dir: Path, link_base: Path) -> list[str]:
+    done, total = len(sweep.results), len(sweep.runs)
+    first = next(iter(sweep.results.values()), None)
+    lines = [f"## {sweep.name}", "", f"- folder: `{os.path.relpath(sweep.folder, link_base)}`; {done} of {total} runs finished"]
+    sweep_file = sweep.folder / "sweep.yaml"
+    if sweep_file.is_file():
+        lines.append(f"- sweep file: `{os.path.relpath(sweep_file, link_base)}` (configs, set, axes)")
+    if first is not None:
+        config = first.get("config") or {}
+        lines.append(f"- backbone {dotted(config, 'model.backbone')}, pooler {dotted(config, 'model.pooler')}, "
+                     f"{dotted(config, 'trainer.max_steps')} steps, batch {dotted(config, 'data.batch_size')}, "
+                     f"lr {dotted(config, 'model.lr')}, precision {dotted(config, 'trainer.precision')}; "
+                     f"device {first.get('device')}; git {((first.get('git') or {}).get('commit') or '?')[:10]}"
+                     + (" (dirty)" if (first.get("git") or {}).get("dirty") else ""))
+        per_step = [r["train"]["seconds_per_step"] for r in sweep.results.values() if (r.get("train") or {}).get("seconds_per_step")]
+        if per_step:
+            lines.append(f"- seconds per optimizer step: {sum(per_step) / len(per_step):.2f} (mean over runs)")
+    note = overhead(sweep)
+    if note:
+        lines.append(f"- {note}")
+    lines.append("- scores: Spearman ×100 of the best-on-STS-B-dev weights on the test splits (STS12–16 'all'), "
+                 "mean ± std over seeds; 95% CI: Student's t over seeds; Δavg: avg − the untrained backbone's; "
+                 "GD, w_hardest, R: means of the GradientComponentMonitor's grad/* over each run (– where the loss has none)")
+    lines += ["", *table(sweep)]
+    for figure in (objectives_figure(sweep, figures_dir / f"{sweep.name}_objectives.png"),
+                   components_figure(sweep, figures_dir / f"{sweep.name}_components.png")):
+        if figure is not None:
+            lines += ["", f"![{figure.stem}]({Path(os.path.relpath(figure, link_base)).as_posix()})"]
+    missing = [r["name"] for r in sweep.runs if r["name"] not in sweep.results and r["name"] not in sweep.failures]
+    if sweep.failures:
+        lines += ["", "Failed runs (rerun `sweep run` to retry them; each resumes from its checkpoint):", ""]
+        lines += [f"- {name}: exit {f.get('returncode')}" + (f" — {f['error']}" if f.get("error") else "")
+                  for name, f in sweep.failures.items()]
+    if missing:
+        lines += ["", f"Missing runs (not run yet): {', '.join(missing)}"]
+    return lines
+
+
+def write_report(root: Path, output: Optional[Path] = None) -> str:
+    """The markdown of every sweep under ``root``; written to ``output`` with its figures beside it."""
+    folders = sweep_folders(root)
+    link_base = (output.parent if output else Path(root)).resolve()
+    figures_dir = (output.parent / "figures") if output else Path(root) / "figures"
+    lines = [f"# Sweep results: {', '.join(SweepResults(f).name for f in folders)}", ""]
+    for folder in folders:
+        lines += sweep_section(SweepResults(folder.resolve()), figures_dir.resolve(), link_base) + [""]
+    text = "\n".join(lines)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    return text

@@ -1,0 +1,233 @@
+"""Sweeps of ordinary fits: sweep files, plans, the runner (resume, skip, locks, Ctrl-C) and result.json."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import time
+
+import pytest
+import torch
+
+from lit_srl.cli import main, resolve_fit_config
+from lit_srl.errors import LitSrlError
+from lit_srl.sweep.plan import make_plan
+from lit_srl.sweep.runner import RunLock, SweepRunner
+from lit_srl.sweep.spec import load_sweep
+from recorder import read_records
+from sweep_helpers import (attempts, config, recorder_settings, result, sweep_cmd, sweep_popen, tiny_settings,
+                           write_sweep)
+
+
+def test_grids_and_explicit_runs_expand_to_stable_named_runs(tmp_path):
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml")],
+        "set": {"trainer.max_steps": 5},
+        "grid": [
+            {"objective": {"infonce": [config("loss/infonce.yaml")], "sg": [config("loss/sg.yaml")]},
+             "seed_everything": [1, 2]},
+            {"label": "sgm", "model.loss.init_args.gd_margin": [0.1, 1.0]},
+        ],
+        "runs": [{"name": "no_gate", "configs": [config("loss/sg.yaml")], "set": {"model.loss.init_args.gd": "none"}}],
+    })
+    sweep = load_sweep(path)
+    names = [r.name for r in sweep.runs]
+    assert names == ["infonce_seed1", "infonce_seed2", "sg_seed1", "sg_seed2", "sgm_gd_margin0.1", "sgm_gd_margin1",
+                     "no_gate"]
+    assert names == [r.name for r in load_sweep(path).runs]  # stable
+    sg2 = sweep.runs[3]
+    assert sg2.configs == (config("quickstart.yaml"), config("loss/sg.yaml"))
+    assert sg2.overrides == (("trainer.max_steps", 5), ("seed_everything", 2))
+    assert sg2.fit_args()[-2:] == ["--trainer.max_steps=5", "--seed_everything=2"]
+    assert sweep.runs[5].axes == {"label": "sgm", "model.loss.init_args.gd_margin": 1.0}
+    assert sweep.runs[6].fit_args()[-1] == "--model.loss.init_args.gd=none"
+    assert sweep.runs[6].axes == {"label": "no_gate"}
+    assert sweep.name == "s"
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"grid": {"seed_everything": [1]}, "sets": {}}, "unknown key 'sets'"),
+    ({"grid": {}}, "grid is empty"),
+    ({"grid": []}, "grid is an empty list"),
+    ({"configs": []}, "no runs"),
+    ({"grid": {"seed_everything": []}}, "axis 'seed_everything' must be a non-empty list"),
+    ({"configs": ["configs/nope.yaml"], "grid": {"seed_everything": [1]}}, "config file configs/nope.yaml does not exist"),
+    ({"grid": {"seed_everything": [1]}, "runs": [{"name": "seed1"}]}, "two runs are named 'seed1'"),
+    ({"runs": [{"name": "a", "seed": 1}]}, "runs[0] has unknown key 'seed'"),
+])
+def test_a_bad_sweep_file_is_one_line_naming_the_thing(tmp_path, capsys, body, message):
+    path = write_sweep(tmp_path / "bad.yaml", body)
+    assert main(["sweep", "plan", str(path), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_key_the_cli_does_not_know_stops_the_sweep_before_any_run(tmp_path, capsys, tiny_bert):
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml"), config("loss/infonce.yaml")],
+        "set": tiny_settings(tiny_bert),
+        "grid": {"model.loss.init_args.gd_margin": [0.1, 0.3]},  # InfoNCE has no gd_margin
+    })
+    assert main(["sweep", "run", str(path), "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run gd_margin0.1" in err[0] and "gd_margin" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_plan_lists_each_run_with_its_exact_fit_command(tmp_path, capsys, tiny_bert):
+    out = tmp_path / "out"
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml")], "set": tiny_settings(tiny_bert),
+        "grid": {"objective": {"infonce": [config("loss/infonce.yaml")], "mpt": [config("loss/mpt.yaml")]}},
+    })
+    assert main(["sweep", "plan", str(path), "--output-dir", str(out)]) == 0
+    text = capsys.readouterr().out
+    plan = json.loads((out / "plan.json").read_text())
+    assert [r["name"] for r in plan["runs"]] == ["infonce", "mpt"]
+    for run in plan["runs"]:
+        assert run["command"] in text
+        args = shlex.split(run["command"])
+        assert args[:4] == ["python", "-m", "lit_srl", "fit"]
+        assert f"--trainer.default_root_dir={out / 'runs' / run['name']}" in args and "--ckpt_path=auto" in args
+        # the resolved config written for the run is what its command resolves to
+        import yaml
+
+        written = yaml.safe_load((out / "runs" / run["name"] / "config.yaml").read_text())
+        assert written == resolve_fit_config(args[4:])
+    assert "lit_srl.losses.MPT" in (out / "runs" / "mpt" / "config.yaml").read_text()
+    assert "python -m lit_srl eval --model" in text  # the untrained backbone's baseline
+
+
+def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp_path, tiny_bert, data_dir):
+    out, log = tmp_path / "out", tmp_path / "batches.jsonl"
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml"), config("loss/infonce.yaml")],
+        "set": tiny_settings(tiny_bert, steps=6, val_every=3),
+        "runs": [
+            {"name": "crash", "set": {**recorder_settings(log, signal_at=5), "seed_everything": 1}},
+            {"name": "plain", "set": {"seed_everything": 2}},
+        ],
+    })
+    first = sweep_cmd("run", str(path), "--output-dir", str(out))
+    assert first.returncode == 1, first.stdout + first.stderr  # one run failed, the others went on
+    assert "crash: failed" in first.stderr
+    failure = json.loads((out / "runs" / "crash" / "failure.json").read_text())
+    assert failure["returncode"] == -9
+    assert (out / "runs" / "plain" / "result.json").is_file()
+    assert (out / "baselines").is_dir() and list((out / "baselines").glob("*.json"))
+
+    second = sweep_cmd("run", str(path), "--output-dir", str(out))
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert len(attempts(out, "plain")) == 1  # finished: skipped
+    assert len(attempts(out, "crash")) == 2
+    assert not (out / "runs" / "crash" / "failure.json").exists()
+    assert "resuming from" in (out / "runs" / "crash" / "fit.log").read_text()
+    steps = [r["step"] for r in read_records(log)]
+    assert steps == [1, 2, 3, 4, 5, 4, 5, 6]  # killed after step 5, resumed from last.ckpt of step 3
+
+    record = result(out, "crash")
+    assert set(record["scores"]) == {"STSBenchmark", "avg"}
+    assert record["selection"]["best_step"] in (3, 6)
+    assert [s for s, _ in record["selection"]["dev_curve"]] == [3, 6]
+    assert record["train"]["steps"] == 6 and record["train"]["seconds_per_step"] > 0
+    assert record["monitor"]["gd_mean"] is not None and record["monitor"]["cos_pos_mean"] is not None
+    assert record["git"]["commit"] and isinstance(record["git"]["dirty"], bool)
+    assert {"torch", "lightning", "transformers"} <= set(record["versions"]) and record["host"] and record["device"]
+    # the recorded command re-creates the same resolved config
+    args = shlex.split(record["command"])
+    assert args[:4] == ["python", "-m", "lit_srl", "fit"]
+    assert resolve_fit_config(args[4:]) == {k: v for k, v in record["config"].items() if k != "result"}
+    # disk: best weights only, no resumable state
+    run_dir = out / "runs" / "crash"
+    assert not list(run_dir.rglob("last*.ckpt"))
+    (best,) = run_dir.rglob("best-*.ckpt")
+    ckpt = torch.load(best, map_location="cpu", weights_only=True)
+    assert "optimizer_states" not in ckpt and "lit_srl" in ckpt and ckpt["state_dict"]
+    # TensorBoard's HPARAMS dashboard gets the run's settings and scores
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = {}
+    for events in run_dir.rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        try:
+            tags.update(acc.PluginTagToContent("hparams"))
+        except KeyError:  # an event file without hparams
+            pass
+    assert "_hparams_/session_start_info" in tags and "_hparams_/experiment" in tags
+    report = sweep_cmd("report", str(out), "--output", str(tmp_path / "R.md"))
+    assert report.returncode == 0, report.stderr
+    text = (tmp_path / "R.md").read_text()
+    assert "| crash | " in text and "| plain | " in text and "| untrained (" in text
+
+
+def test_ctrl_c_leaves_the_run_resumable_and_the_rerun_replays_it_exactly(tmp_path, tiny_bert, data_dir):
+    out, log = tmp_path / "out", tmp_path / "batches.jsonl"
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml"), config("loss/infonce.yaml")],
+        "set": {**tiny_settings(tiny_bert, steps=40, val_every=20), **recorder_settings(log)},
+        "runs": [{"name": "long"}],
+    })
+    runner = sweep_popen("run", str(path), "--output-dir", str(out), "--no-baseline")
+    deadline = time.time() + 300
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    runner.send_signal(signal.SIGINT)
+    output, _ = runner.communicate(timeout=300)
+    assert runner.returncode == 130, output
+    (last,) = (out / "runs" / "long").rglob("last.ckpt")
+    stopped_at = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert 3 <= stopped_at < 40
+    assert not (out / "runs" / "long" / "failure.json").exists()
+
+    rerun = sweep_cmd("run", str(path), "--output-dir", str(out), "--no-baseline")
+    assert rerun.returncode == 0, rerun.stderr
+    steps = [r["step"] for r in read_records(log)]
+    assert steps == list(range(1, stopped_at + 1)) + list(range(stopped_at + 1, 41))
+
+
+def test_a_locked_run_is_busy_not_run_twice(tmp_path, tiny_bert):
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml")], "set": tiny_settings(tiny_bert), "runs": [{"name": "one"}]})
+    (planned,) = make_plan(load_sweep(path), tmp_path / "out")
+    held = RunLock(planned.folder)
+    assert held.acquire()
+    try:
+        runner = SweepRunner([planned], tmp_path / "out", python="/bin/false")
+        assert runner.run_one(planned, 0) == "busy"
+        assert runner.run(baseline=False) == 1
+        assert not (planned.folder / "attempts.jsonl").exists()
+    finally:
+        held.release()
+    assert RunLock(planned.folder).acquire()
+
+
+def test_slurm_script_has_one_array_task_per_run_and_the_requeue_settings(tmp_path, tiny_bert, capsys):
+    out = tmp_path / "out"
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml"), config("trainer/ddp.yaml")],
+        "set": {**tiny_settings(tiny_bert), "trainer.devices": 2, "trainer.accelerator": "cpu"},
+        "grid": {"seed_everything": [1, 2, 3]},
+    })
+    assert main(["sweep", "slurm", str(path), "--output-dir", str(out), "--partition", "debug", "--time=01:00:00"]) == 0
+    printed = capsys.readouterr().out
+    script = (out / "sweep.sbatch").read_text()
+    assert f"sbatch {out / 'sweep.sbatch'}" in printed
+    for line in ("#SBATCH --array=0-3", "#SBATCH --signal=SIGUSR1@90", "#SBATCH --requeue",
+                 "#SBATCH --ntasks-per-node=2", "#SBATCH --nodes=1", "#SBATCH --partition=debug", "#SBATCH --time=01:00:00"):
+        assert line in script
+    assert "RUNS=(seed1 seed2 seed3 baseline)" in script
+    assert "sweep run" in script and '--only "$RUN"' in script
+
+
+def test_only_selects_runs_by_name_or_pattern(tmp_path, tiny_bert):
+    from lit_srl.sweep.command import select
+
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml")], "set": tiny_settings(tiny_bert), "grid": {"seed_everything": [1, 2]}})
+    planned = make_plan(load_sweep(path), tmp_path / "out")
+    assert select(planned, "*1,baseline") == ["seed1", "baseline"]
+    with pytest.raises(LitSrlError, match="matches no run"):
+        select(planned, "seed9")
