@@ -11,13 +11,11 @@ export TOKENIZERS_PARALLELISM ?= false
 
 # make bench BENCH_ARGS="--threads 1"   (one torch thread: steadier timings on a shared CPU)
 BENCH_ARGS ?=
-# make experiment: RESULTS.md as committed (MiniLM, 80 steps, seeds 1 and 2: about 47 min a seed on
-# 2 idle CPU cores). Finished runs in results/ are reused; EXPERIMENT_ARGS=--overwrite reruns them,
-# EXPERIMENT_ARGS="--output-dir elsewhere --report elsewhere.md" keeps them.
-BUDGET ?= 80
-SEEDS ?= 1 2
-BACKBONE ?= minilm
-EXPERIMENT_ARGS ?=
+# make experiment: RESULTS.md from the committed MiniLM sweeps (configs/sweeps/minilm_*.yaml; about 4 min a
+# run on 2 idle CPU cores). Finished runs under results/ are skipped, interrupted ones resume;
+# SWEEP_ARGS="--only '*_seed1'" runs a subset.
+SWEEPS ?= minilm_figure1 minilm_components
+SWEEP_ARGS ?=
 
 .PHONY: install test test-fast quickstart data bench experiment clean
 
@@ -33,7 +31,7 @@ test:
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q
 
 test-fast:
-	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q -m "not minilm and not ddp"
+	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q -m "not minilm and not ddp and not slurm"
 
 quickstart:
 	$(PYTHON) -m lit_srl fit --config configs/quickstart.yaml
@@ -46,7 +44,10 @@ bench:
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) benchmarks/run_all.py --output BENCHMARKS.md $(BENCH_ARGS)
 
 experiment:
-	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m lit_srl experiment --backbone $(BACKBONE) --budget $(BUDGET) --seeds $(SEEDS) $(EXPERIMENT_ARGS)
+	@for sweep in $(SWEEPS); do \
+		LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m lit_srl sweep run configs/sweeps/$$sweep.yaml --output-dir results/$$sweep $(SWEEP_ARGS) || exit $$?; \
+	done
+	$(PYTHON) -m lit_srl sweep report results --output RESULTS.md
 
 clean:
 	rm -rf build *.egg-info .pytest_cache

@@ -118,14 +118,19 @@ def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp
     assert (out / "runs" / "plain" / "result.json").is_file()
     assert (out / "baselines").is_dir() and list((out / "baselines").glob("*.json"))
 
+    # the crash also left a truncated last.ckpt: the rerun warns and resumes from the newest
+    # readable checkpoint (the best one, of step 3)
+    (last,) = (out / "runs" / "crash").rglob("last.ckpt")
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
     second = sweep_cmd("run", str(path), "--output-dir", str(out))
     assert second.returncode == 0, second.stdout + second.stderr
+    fit_log = (out / "runs" / "crash" / "fit.log").read_text()
+    assert f"warning: checkpoint {last} cannot be read" in fit_log and "resuming from" in fit_log
     assert len(attempts(out, "plain")) == 1  # finished: skipped
     assert len(attempts(out, "crash")) == 2
     assert not (out / "runs" / "crash" / "failure.json").exists()
-    assert "resuming from" in (out / "runs" / "crash" / "fit.log").read_text()
     steps = [r["step"] for r in read_records(log)]
-    assert steps == [1, 2, 3, 4, 5, 4, 5, 6]  # killed after step 5, resumed from last.ckpt of step 3
+    assert steps == [1, 2, 3, 4, 5, 4, 5, 6]  # killed after step 5, resumed from the checkpoint of step 3
 
     record = result(out, "crash")
     assert set(record["scores"]) == {"STSBenchmark", "avg"}
@@ -231,3 +236,17 @@ def test_only_selects_runs_by_name_or_pattern(tmp_path, tiny_bert):
     assert select(planned, "*1,baseline") == ["seed1", "baseline"]
     with pytest.raises(LitSrlError, match="matches no run"):
         select(planned, "seed9")
+
+
+def test_a_truncated_last_checkpoint_at_resume_is_one_line_naming_it(tmp_path, tiny_checkpoint, tiny_bert, capsys):
+    import shutil
+
+    from helpers import fit_args
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_checkpoint.parents[3], run)
+    (last,) = run.rglob("last.ckpt")
+    last.write_bytes(last.read_bytes()[:1000])
+    assert main(fit_args(run, str(tiny_bert), "--model.pooler=avg", "--ckpt_path=last", steps=4, val_every=2)) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and str(last) in err[0] and "cannot be read" in err[0], err
