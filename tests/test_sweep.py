@@ -250,3 +250,58 @@ def test_a_truncated_last_checkpoint_at_resume_is_one_line_naming_it(tmp_path, t
     assert main(fit_args(run, str(tiny_bert), "--model.pooler=avg", "--ckpt_path=last", steps=4, val_every=2)) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and str(last) in err[0] and "cannot be read" in err[0], err
+
+
+def _fixture_sweep(folder, runs: dict, baseline_avg: float = 0.70) -> None:
+    """A sweep folder as the runner leaves it: plan.json, baselines, result.json / failure.json."""
+    from lit_srl.sweep.record import write_json
+
+    base = folder / "baselines" / "tiny_avg.json"
+    write_json(base, {"STSBenchmark": {"spearman": baseline_avg}, "avg": baseline_avg})
+    plan = []
+    for name, (axes, outcome) in runs.items():
+        plan.append({"name": name, "axes": axes, "command": "python -m lit_srl fit ...", "folder": str(folder / "runs" / name),
+                     "baseline": str(base)})
+        if isinstance(outcome, dict):
+            write_json(folder / "runs" / name / "result.json", outcome)
+        elif outcome == "failed":
+            write_json(folder / "runs" / name / "failure.json", {"returncode": 2, "error": "error: it broke"})
+    write_json(folder / "plan.json", {"sweep": folder.name, "runs": plan})
+
+
+def _record(avg: float, gd: float = 0.5, margin: float = 0.3) -> dict:
+    return {"scores": {"STSBenchmark": avg, "avg": avg}, "monitor": {"gd_mean": gd, "w_hardest": 0.4, "ratio_mean": 1.0},
+            "train": {"seconds_per_step": 1.0}, "config": {"model": {"loss": {"init_args": {"gd_margin": margin}}}},
+            "git": {"commit": "abc", "dirty": False}, "device": "cpu"}
+
+
+def test_report_tables_figures_and_the_runs_that_failed_or_are_missing(tmp_path):
+    from lit_srl.sweep.report import write_report
+
+    _fixture_sweep(tmp_path / "fig", {
+        "barlowtwins_seed1": ({"objective": "barlowtwins", "seed_everything": 1}, _record(71.0)),
+        "barlowtwins_seed2": ({"objective": "barlowtwins", "seed_everything": 2}, _record(73.0)),
+        "barlowtwins_mod_seed1": ({"objective": "barlowtwins_mod", "seed_everything": 1}, _record(74.0)),
+        "barlowtwins_mod_seed2": ({"objective": "barlowtwins_mod", "seed_everything": 2}, "failed"),
+        "infonce_seed1": ({"objective": "infonce", "seed_everything": 1}, "missing"),
+    })
+    key = "model.loss.init_args.gd_margin"
+    _fixture_sweep(tmp_path / "comp", {
+        "default_seed1": ({"label": "default", "seed_everything": 1}, _record(72.0, margin=0.3)),
+        "gd_margin0.1_seed1": ({key: 0.1, "seed_everything": 1}, _record(70.0, margin=0.1)),
+        "gd_margin1_seed1": ({key: 1.0, "seed_everything": 1}, _record(75.0, margin=1.0)),
+    })
+    text = write_report(tmp_path, tmp_path / "RESULTS.md")
+    assert text == (tmp_path / "RESULTS.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| barlowtwins |"))
+    half = 12.7062 * 2 ** 0.5 / 2 ** 0.5  # t(0.975, 1) · std / √n with std = √2
+    assert "72.00 ± 1.41" in row and f"[{72 - half:.2f}, {72 + half:.2f}]" in row and "+2.00 ± 1.41" in row
+    assert "| 2/2 |" in row and "0.500" in row
+    assert "| barlowtwins_mod |" in text and "| 1/2 |" in text
+    assert "- barlowtwins_mod_seed2: exit 2 — error: it broke" in text
+    assert "Missing runs (not run yet): infonce_seed1" in text
+    assert "mod − ori Δavg: barlowtwins +2.00 (mod ahead in 1 of 1 pairs)" in text
+    assert "gd_margin: STS avg 70.00 at 0.1 to 75.00 at 1.0" in text
+    assert (tmp_path / "fig" / "figures" / "objectives.png").is_file()
+    assert (tmp_path / "comp" / "figures" / "components.png").is_file()
+    assert "](comp/figures/components.png)" in text

@@ -87,7 +87,7 @@ def plot_gains(groups: dict[str, list[float]], path: Path, title: str) -> Option
 def plot_component_sweeps(panels: dict[str, list[tuple[object, float]]], path: Path, title: str) -> Optional[Path]:
     """One panel per swept key: STS average ×100 against the key's value (seeds as dots, mean as a line).
 
-    ``panels``: dotted key → [(value, avg ρ in [−1, 1]), …]. Numeric values are placed on a log
+    ``panels``: dotted key → [(value, STS average ×100), …]. Numeric values are placed on a log
     axis when they span more than a factor of 20; other values are categories.
     """
     if not panels:
@@ -100,7 +100,7 @@ def plot_component_sweeps(panels: dict[str, list[tuple[object, float]]], path: P
         position = (lambda v: v) if numeric else (lambda v: values.index(v))
         means = []
         for value in values:
-            ys = [100 * y for x, y in points if x == value]
+            ys = [y for x, y in points if x == value]
             ax.plot([position(value)] * len(ys), ys, "k.", markersize=5)
             means.append(sum(ys) / len(ys))
         ax.plot([position(v) for v in values], means, "-o", color=FAMILY_COLOURS["contrastive"], markersize=4)

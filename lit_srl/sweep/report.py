@@ -8,9 +8,9 @@ values other than the seed; each group gets one row:
     backbone's avg (``baselines/``), and the means of the gradient components the monitor saw
     (GD, w_hardest = the hardest negative's weight share, R).
 
-Figures, beside the markdown: ``<sweep>_objectives.png`` — each group's Δ against the untrained
+Figures, in each sweep's ``figures/``: ``objectives.png`` — each group's Δ against the untrained
 backbone, contrastive / ori / mod coloured as in the paper's Figure 1 — and, for every swept
-component key (``model.loss.init_args.gd_margin`` …), ``<sweep>_components.png``: the STS average
+component key (``model.loss.init_args.gd_margin`` …), ``components.png``: the STS average
 against the key's value (seeds as dots, the default point of a one-axis-at-a-time sweep included).
 Runs without ``result.json`` are listed as failed (with their error line) or missing, never dropped.
 """
@@ -190,12 +190,7 @@ def overhead(sweep: SweepResults) -> Optional[str]:
 def objectives_figure(sweep: SweepResults, path: Path) -> Optional[Path]:
     from lit_srl.analysis.results_figure import plot_gains
 
-    groups = {}
-    for label, runs in sweep.groups().items():
-        gains = [100 * sweep.results[r["name"]]["scores"]["avg"] - b for r in runs
-                 if r["name"] in sweep.results and (b := sweep.baseline_avg(r)) is not None]
-        if gains:
-            groups[label] = gains
+    groups = group_deltas(sweep)
     if len(groups) < 2:
         return None
     return plot_gains(groups, path, f"{sweep.name}: STS average, change against the untrained backbone")
@@ -219,6 +214,50 @@ def components_figure(sweep: SweepResults, path: Path) -> Optional[Path]:
     if not panels:
         return None
     return plot_component_sweeps(panels, path, f"{sweep.name}: STS average (test, ×100) against each component")
+
+
+def group_deltas(sweep: SweepResults) -> dict[str, list[float]]:
+    """Group label → the finished seeds' Δavg (avg − the untrained backbone's), in table order."""
+    out = {}
+    for label, runs in sweep.groups().items():
+        values = [sweep.results[r["name"]]["scores"]["avg"] - b for r in runs
+                  if r["name"] in sweep.results and (b := sweep.baseline_avg(r)) is not None]
+        if values:
+            out[label] = values
+    return out
+
+
+def findings(sweep: SweepResults) -> list[str]:
+    """Plain statements read off the numbers: what moved the STS average, by how much, against noise."""
+    deltas = group_deltas(sweep)
+    if not deltas:
+        return []
+    means = {label: sum(v) / len(v) for label, v in deltas.items()}
+    stds = [stats(v)[1] for v in deltas.values() if len(v) > 1]
+    noise = f"; the mean seed-to-seed std is {sum(stds) / len(stds):.2f}" if stds else " (one seed each: no noise estimate)"
+    best, worst = max(means, key=means.get), min(means, key=means.get)
+    lines = [f"Δavg ranges from {means[worst]:+.2f} ({worst}) to {means[best]:+.2f} ({best}) points{noise}."]
+    pairs = [(label, label + "_mod") for label in means if label + "_mod" in means]
+    if pairs:
+        diffs = [f"{label} {means[mod] - means[label]:+.2f}" for label, mod in pairs]
+        better = sum(means[mod] > means[label] for label, mod in pairs)
+        lines.append(f"mod − ori Δavg: {', '.join(diffs)} (mod ahead in {better} of {len(pairs)} pairs).")
+    for key in sweep.swept_keys():
+        points: dict[str, list[float]] = {}
+        for run in sweep.runs:
+            varied = {k for k in (run.get("axes") or {}) if "." in k}
+            result = sweep.results.get(run["name"])
+            if result is not None and varied <= {key}:
+                points.setdefault(str(dotted(result.get("config") or {}, key)), []).append(result["scores"]["avg"])
+        if len(points) < 2:
+            continue
+        avg = {value: sum(v) / len(v) for value, v in points.items()}
+        hi, lo = max(avg, key=avg.get), min(avg, key=avg.get)
+        spread = [stats(v)[1] for v in points.values() if len(v) > 1]
+        within = f", against a mean seed std of {sum(spread) / len(spread):.2f}" if spread else ""
+        lines.append(f"{key.rsplit('.', 1)[-1]}: STS avg {avg[lo]:.2f} at {lo} to {avg[hi]:.2f} at {hi} "
+                     f"(a range of {avg[hi] - avg[lo]:.2f} points{within}).")
+    return lines
 
 
 def sweep_section(sweep: SweepResults, figures_dir: Path, link_base: Path) -> list[str]:
@@ -245,10 +284,13 @@ def sweep_section(sweep: SweepResults, figures_dir: Path, link_base: Path) -> li
                  "mean ± std over seeds; 95% CI: Student's t over seeds; Δavg: avg − the untrained backbone's; "
                  "GD, w_hardest, R: means of the GradientComponentMonitor's grad/* over each run (– where the loss has none)")
     lines += ["", *table(sweep)]
-    for figure in (objectives_figure(sweep, figures_dir / f"{sweep.name}_objectives.png"),
-                   components_figure(sweep, figures_dir / f"{sweep.name}_components.png")):
+    found = findings(sweep)
+    if found:
+        lines += ["", "What the numbers say:", "", *[f"- {line}" for line in found]]
+    for figure in (objectives_figure(sweep, figures_dir / "objectives.png"),
+                   components_figure(sweep, figures_dir / "components.png")):
         if figure is not None:
-            lines += ["", f"![{figure.stem}]({Path(os.path.relpath(figure, link_base)).as_posix()})"]
+            lines += ["", f"![{sweep.name}: {figure.stem}]({Path(os.path.relpath(figure, link_base)).as_posix()})"]
     missing = [r["name"] for r in sweep.runs if r["name"] not in sweep.results and r["name"] not in sweep.failures]
     if sweep.failures:
         lines += ["", "Failed runs (rerun `sweep run` to retry them; each resumes from its checkpoint):", ""]
@@ -263,10 +305,10 @@ def write_report(root: Path, output: Optional[Path] = None) -> str:
     """The markdown of every sweep under ``root``; written to ``output`` with its figures beside it."""
     folders = sweep_folders(root)
     link_base = (output.parent if output else Path(root)).resolve()
-    figures_dir = (output.parent / "figures") if output else Path(root) / "figures"
     lines = [f"# Sweep results: {', '.join(SweepResults(f).name for f in folders)}", ""]
     for folder in folders:
-        lines += sweep_section(SweepResults(folder.resolve()), figures_dir.resolve(), link_base) + [""]
+        folder = folder.resolve()
+        lines += sweep_section(SweepResults(folder), folder / "figures", link_base) + [""]
     text = "\n".join(lines)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
