@@ -1,6 +1,6 @@
 """Run the benchmarks and collect them into one markdown report (``make bench``).
 
-    python benchmarks/run_all.py --output BENCHMARKS.md [--quick] [--only train,eval,losses,data]
+    python benchmarks/run_all.py --output BENCHMARKS.md [--quick] [--only train,eval,losses,data,sweep]
         [--backbone minilm|bert-base|FOLDER] [--data-dir D] [--threads N]
 
 Sections, each run as its own script in a fresh process (its markdown is its standard output):
@@ -9,6 +9,7 @@ Sections, each run as its own script in a fresh process (its markdown is its sta
 - ``eval``   — bench_eval.py: lit_srl's STSEvaluator vs sentence-transformers' evaluator, 7 tasks
 - ``losses`` — bench_losses.py: forward+backward cost of every loss vs cross-entropy InfoNCE
 - ``data``   — bench_data.py: StreamingCorpus tokenising throughput and peak RSS, 10k vs 1M lines
+- ``sweep``  — bench_sweep.py: the sweep runner's overhead (wall time outside fit and test)
 
 ``--quick`` shrinks train, losses and data to smoke-test sizes (bench_eval has no size options and
 runs as it is). On a CUDA machine train runs in bf16 on the GPU and eval and losses get ``--device cuda``. The report starts with the date, the exact command, the machine and the library
@@ -30,18 +31,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, header_lines  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("train", "eval", "losses", "data")
+SECTIONS = ("train", "eval", "losses", "data", "sweep")
 TITLES = {
     "train": "Training throughput",
     "eval": "STS evaluation speed",
     "losses": "Loss cost (forward + backward, random embeddings)",
     "data": "Streaming data",
+    "sweep": "Sweep runner overhead",
 }
 QUICK = {
     "train": ["--steps", "2", "--warmup", "1", "--repeats", "1", "--batch-size", "8", "--max-length", "16"],
     "eval": [],
     "losses": ["--sizes", "64", "--dim", "64", "--repeats", "2"],
     "data": ["--sizes", "1000", "4000", "--workers", "0", "1", "--batch-size", "32"],
+    "sweep": ["--quick"],
 }
 
 
@@ -64,9 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def section_command(name: str, args) -> list[str]:
     """The script and options of one section."""
     cmd = [sys.executable, str(HERE / f"bench_{name}.py")]
-    if name in ("train", "data"):
+    if name in ("train", "data") or (name == "sweep" and args.backbone != "bert-base"):  # fit knows no bert-base alias
         cmd += ["--backbone", args.backbone]
-    if name in ("train", "eval", "data"):
+    if name in ("train", "eval", "data", "sweep"):
         cmd += ["--data-dir", str(args.data_dir)]
     if name in ("train", "losses") and args.threads:
         cmd += ["--threads", str(args.threads)]

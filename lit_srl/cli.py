@@ -116,6 +116,8 @@ def cli_class():
             return config
 
         def before_instantiate_classes(self) -> None:
+            if self.subcommand is None:  # run=False: no command to prepare
+                return
             command = self.config[self.subcommand]
             if self.subcommand == "fit":
                 self.requested_config = self.resolved_config()  # as asked, before resuming sets a logger
