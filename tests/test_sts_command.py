@@ -100,7 +100,7 @@ def test_pooler_cls_on_a_hugging_face_model_uses_its_pooler_layer(tiny_bert_dir)
 
 
 def test_unknown_pooler_and_task_list_the_valid_ones(tiny_bert_dir):
-    with pytest.raises(LitSrlError, match=r"unknown pooler 'mean'; valid choices: avg, avg_first_last, cls"):
+    with pytest.raises(LitSrlError, match=r"unknown pooler 'mean'; valid choices: cls, cls_before_pooler, avg, avg_first_last"):
         main(_args(tiny_bert_dir, "--pooler", "mean"))
     with pytest.raises(LitSrlError, match=r"unknown task 'STSB'; valid choices: .*STSBenchmark"):
         main(_args(tiny_bert_dir, "--tasks", "STSB"))

@@ -176,7 +176,7 @@ def test_sick_skips_header(tmp_path):
 
 
 def test_unknown_task_lists_valid_ones(tmp_path):
-    with pytest.raises(LitSrlError, match=r"unknown task 'STS17'.*SICKRelatedness.*STSBenchmark"):
+    with pytest.raises(LitSrlError, match=r"unknown task 'STS17'.*STSBenchmark.*SICKRelatedness"):
         load_tasks("STS12,STS17", "test", tmp_path)
 
 

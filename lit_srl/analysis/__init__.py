@@ -8,7 +8,6 @@ Representation Learning: A Unified Paradigm for Gradient" (ACL 2024).
 * :mod:`.figures` — ``python -m lit_srl figures``: PNGs from a run's TensorBoard logs.
 * :mod:`.results_figure` — the sweep report's figures: each group's STS change against the
   untrained backbone (the paper's Figure 1 comparison) and STS against swept component values.
-* :mod:`.overhead` — :func:`measure_monitor_overhead`, the cost of the monitoring callbacks.
 
 The callbacks that log these during training live in ``lit_srl.callbacks.gradient_monitor`` and
 ``lit_srl.callbacks.effective_components``.

@@ -99,10 +99,6 @@ class STSEvaluator:
     def __len__(self) -> int:
         return len(self.sentences)
 
-    @property
-    def task_names(self) -> list[str]:
-        return [task.name for task in self.tasks]
-
     def similarities(self, embeddings: torch.Tensor | np.ndarray) -> dict[str, np.ndarray]:
         """Per task, the (n_pairs,) float64 cosines of its pairs from the (len(.sentences), H)
         matrix: cos_i = ê[i1]·ê[i2] with ê = e/‖e‖ (0 for a zero row), exactly 1 where i1 == i2."""

@@ -101,11 +101,6 @@ class AssembledLoss(ContrastiveLoss):
         self.scale = check_positive("scale", scale)
         self.detach_positive = bool(detach_positive)
 
-    @classmethod
-    def official_sg(cls, **overrides: Any) -> AssembledLoss:
-        """The paper's ``sg`` objective (see ``SG_OFFICIAL``), with optional overrides."""
-        return cls(**{**SG_OFFICIAL, **overrides})
-
     # -------------------------------------------------------------------- components
     def _gd(self, sims: comp.PairSims) -> Tensor:
         if self.gd == "infonce":

@@ -1,9 +1,15 @@
-"""Parameter checks shared by the losses: each raises a one-line ``ValueError`` naming the valid values."""
+"""Parameter checks shared by the losses: each raises a one-line ``ValueError`` naming the valid values.
+
+Choices among names use :func:`lit_srl.errors.check_choice` (a ``LitSrlError``, which is a ``ValueError``).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+
+from lit_srl.errors import check_choice
+
+__all__ = ["check_choice", "check_nonnegative", "check_positive"]
 
 
 def check_positive(name: str, value: float) -> float:
@@ -18,11 +24,3 @@ def check_nonnegative(name: str, value: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}; valid: any float >= 0")
     return float(value)
-
-
-def check_choice(name: str, value: str, choices: Iterable[str]) -> str:
-    """``value`` if it is one of ``choices``."""
-    choices = tuple(choices)
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; valid choices: {', '.join(choices)}")
-    return value
