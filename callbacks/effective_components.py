@@ -11,6 +11,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
+from lit_srl import metric_names as names
 from lit_srl.analysis.effective import effective_components, max_anchors
 from lit_srl.callbacks.gradient_monitor import IntervalCallback, gather_stack
 
@@ -77,4 +78,4 @@ class EffectiveComponentMonitor(IntervalCallback):
         finite = torch.isfinite(gathered)
         count = finite.sum(dim=0)
         mean = torch.where(finite, gathered, torch.zeros_like(gathered)).sum(dim=0) / count.clamp_min(1)
-        self.log_scalars(trainer, {f"grad_eff/{k}": v for k, v, c in zip(KEYS, mean.tolist(), count.tolist()) if c})
+        self.log_scalars(trainer, {names.effective(k): v for k, v, c in zip(KEYS, mean.tolist(), count.tolist()) if c})

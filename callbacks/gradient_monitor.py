@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
+from lit_srl import metric_names as names
+
 #: Histogram bins: cosines on [−1, 1], GD on [0, 1].
 COS_BINS = 80
 GD_BINS = 50
@@ -61,24 +63,24 @@ def batch_statistics(
     v_pos = v_all[pos]
     sq = (2 - 2 * (u @ u_all.T)).clamp_min(0)  # ‖u_i − u_j‖² of unit vectors; column pos_i is u_i itself
     means = {
-        "cos/pos_mean": s_pos.mean(),
-        "cos/neg_mean": s[off].mean() if m > 1 else s.new_tensor(math.nan),
-        "cos/neg_max_mean": hardest.mean(),
-        "cos/alignment": (u - v_pos).pow(2).sum(-1).mean(),
-        "cos/uniformity_exp": torch.exp(-2 * sq[off]).mean() if m > 1 else s.new_tensor(math.nan),
+        names.COS_POS_MEAN: s_pos.mean(),
+        names.COS_NEG_MEAN: s[off].mean() if m > 1 else s.new_tensor(math.nan),
+        names.COS_NEG_MAX_MEAN: hardest.mean(),
+        names.ALIGNMENT: (u - v_pos).pow(2).sum(-1).mean(),
+        names.UNIFORMITY_EXP: torch.exp(-2 * sq[off]).mean() if m > 1 else s.new_tensor(math.nan),
     }
-    samples = {"cos/pos": s_pos, "cos/neg": s[off]}
+    samples = {names.COS_POS_HISTOGRAM: s_pos, names.COS_NEG_HISTOGRAM: s[off]}
     if loss_fn is not None and hasattr(loss_fn, "components"):
         # The global batch's components (one process's call on every rank's rows), this rank's rows.
         comps = loss_fn.components(u_all, v_all)
         gd, w, ratio = comps.gd[pos], comps.weight[pos], comps.ratio[pos]
         share = w.gather(1, j_star[:, None]).squeeze(1) / w.sum(dim=1).clamp_min(torch.finfo(w.dtype).tiny)
-        means.update({"grad/gd_mean": gd.mean(), "grad/w_hardest": share.mean(), "grad/ratio_mean": ratio.mean()})
-        samples["grad/gd"] = gd
+        means.update({names.GD_MEAN: gd.mean(), names.W_HARDEST: share.mean(), names.RATIO_MEAN: ratio.mean()})
+        samples[names.GD_HISTOGRAM] = gd
     elif loss_stats:
         for key in ("gd_mean", "w_hardest", "ratio_mean"):
             if key in loss_stats:
-                means[f"grad/{key}"] = loss_stats[key].detach().to(u.device, u.dtype).reshape(())
+                means[names.grad(key)] = loss_stats[key].detach().to(u.device, u.dtype).reshape(())
     return means, samples
 
 
@@ -206,7 +208,8 @@ class GradientComponentMonitor(IntervalCallback):
         means, samples = batch_statistics(
             u, v_all, u_all, pos, getattr(pl_module, "loss_fn", None), getattr(out, "stats", None)
         )
-        hist_specs = {"cos/pos": (-1.0, 1.0, COS_BINS), "cos/neg": (-1.0, 1.0, COS_BINS), "grad/gd": (0.0, 1.0, GD_BINS)}
+        hist_specs = {names.COS_POS_HISTOGRAM: (-1.0, 1.0, COS_BINS), names.COS_NEG_HISTOGRAM: (-1.0, 1.0, COS_BINS),
+                      names.GD_HISTOGRAM: (0.0, 1.0, GD_BINS)}
         hist_specs = {k: spec for k, spec in hist_specs.items() if k in samples} if self.histograms else {}
         keys = list(means)
         parts = [torch.stack([means[k].to(compute) for k in keys])]
@@ -220,8 +223,8 @@ class GradientComponentMonitor(IntervalCallback):
         packed = gather_stack(trainer, pl_module, torch.cat(parts))  # (W, L): the one collective
         rank_means = packed[:, : len(keys)]
         reduced = dict(zip(keys, rank_means.mean(dim=0)))
-        uniformity_exp = reduced.pop("cos/uniformity_exp")
-        reduced["cos/uniformity"] = torch.log(uniformity_exp)
+        uniformity_exp = reduced.pop(names.UNIFORMITY_EXP)
+        reduced[names.UNIFORMITY] = torch.log(uniformity_exp)
         self.log_scalars(trainer, {name: float(value) for name, value in reduced.items()})
         writers = histogram_writers(trainer)
         if not writers or not hist_specs:

@@ -6,6 +6,8 @@ import time
 
 import lightning as L
 
+from lit_srl import metric_names as names
+
 
 class SentencesPerSecond(L.Callback):
     """Logs ``train/sent_per_s``: sentences of the global batch (all devices) per second of step.
@@ -28,7 +30,7 @@ class SentencesPerSecond(L.Callback):
             sentences = batch["input_ids"].size(0) * trainer.world_size
             rate = sentences / max(now - self._last, 1e-9)
             self._rate = rate if self._rate is None else self.smoothing * self._rate + (1 - self.smoothing) * rate
-            pl_module.log("train/sent_per_s", self._rate, prog_bar=True, batch_size=1)
+            pl_module.log(names.SENTENCES_PER_SECOND, self._rate, prog_bar=True, batch_size=1)
         self._last = now
 
     def on_validation_end(self, trainer, pl_module) -> None:

@@ -78,6 +78,7 @@ def cli_class():
     from lightning.pytorch.callbacks import ModelCheckpoint
     from lightning.pytorch.cli import LightningCLI
 
+    from lit_srl import metric_names
     from lit_srl.callbacks import LastCheckpoint, SentencesPerSecond
 
     class LitSrlCLI(LightningCLI):
@@ -94,7 +95,7 @@ def cli_class():
             parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
             parser.set_defaults(
                 {
-                    "checkpoint.monitor": "val/stsb_spearman",
+                    "checkpoint.monitor": metric_names.VAL_STSB,
                     "checkpoint.mode": "max",
                     "checkpoint.save_top_k": 1,
                     "checkpoint.save_last": False,  # last.ckpt is LastCheckpoint's (every evaluation)

@@ -15,6 +15,7 @@ import lightning as L
 import torch
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 
+from lit_srl import metric_names as names
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.errors import LitSrlError
 from lit_srl.losses import InfoNCE, SentenceLoss
@@ -124,7 +125,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         self.last_loss_output = out
         self.last_views = (z1.detach(), z2.detach())
         self._loss_finite = bool(torch.isfinite(out.loss.detach()))
-        self.log("train/loss", out.loss, prog_bar=True, batch_size=z1.size(0))
+        self.log(names.TRAIN_LOSS, out.loss, prog_bar=True, batch_size=z1.size(0))
         return out.loss
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
@@ -151,7 +152,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         optimizer.zero_grad(set_to_none=True)
         self.skipped_steps += 1
         self.consecutive_skips += 1
-        self.log("train/skipped_steps", float(self.skipped_steps), batch_size=1)
+        self.log(names.SKIPPED_STEPS, float(self.skipped_steps), batch_size=1)
         limit = self.hparams.max_consecutive_skips
         if self.consecutive_skips >= limit:
             raise LitSrlError(

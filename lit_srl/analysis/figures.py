@@ -28,6 +28,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from lit_srl import metric_names as names
 from lit_srl.errors import LitSrlError
 
 Series = dict[str, tuple[np.ndarray, np.ndarray]]
@@ -103,7 +104,7 @@ def _line_panels(out: Path, name: str, title: str, panels: list[tuple[str, list[
     return path
 
 
-def plot_cos_hist(out: Path, hists, tags: Sequence[str] = ("cos/pos", "cos/neg"), bins: int = 80) -> Optional[Path]:
+def plot_cos_hist(out: Path, hists, tags: Sequence[str] = (names.COS_POS_HISTOGRAM, names.COS_NEG_HISTOGRAM), bins: int = 80) -> Optional[Path]:
     """Heat-map of the density of each cosine histogram over steps (x: step, y: cosine)."""
     import matplotlib.pyplot as plt
 
@@ -152,21 +153,21 @@ def make_figures(logdir: Path, output: Path) -> list[Path]:
     written: list[Optional[Path]] = []
     specs = [
         ("components", "Gradient components of the training batch (Li, Zhang & Nie, ACL 2024)", [
-            ("GD", ["grad/gd_mean", "grad_eff/gd_mean"], "mean over anchors, dimensionless"),
-            ("W of hardest negative", ["grad/w_hardest", "grad_eff/w_hardest"], "weight share, 0–1"),
-            ("R", ["grad/ratio_mean", "grad_eff/ratio_mean"], "mean ratio, dimensionless"),
+            ("GD", [names.GD_MEAN, names.effective("gd_mean")], "mean over anchors, dimensionless"),
+            ("W of hardest negative", [names.W_HARDEST, names.effective("w_hardest")], "weight share, 0–1"),
+            ("R", [names.RATIO_MEAN, names.effective("ratio_mean")], "mean ratio, dimensionless"),
         ]),
         ("effective", "Measured (autograd) components: what the paradigm leaves out", [
-            ("residual", ["grad_eff/residual"], "‖g − fit‖/‖g‖, dimensionless"),
-            ("in-view share", ["grad_eff/in_view_share"], "‖in-view part‖/‖fit‖, dimensionless"),
+            ("residual", [names.effective("residual")], "‖g − fit‖/‖g‖, dimensionless"),
+            ("in-view share", [names.effective("in_view_share")], "‖in-view part‖/‖fit‖, dimensionless"),
         ]),
         ("cosines", "Cosine statistics of the training batch", [
-            ("cosine", ["cos/pos_mean", "cos/neg_mean", "cos/neg_max_mean"], "mean cosine, dimensionless"),
-            ("alignment", ["cos/alignment"], "E‖u−v‖², squared distance"),
-            ("uniformity", ["cos/uniformity"], "log E e^{−2‖u−u'‖²}, nats"),
+            ("cosine", [names.COS_POS_MEAN, names.COS_NEG_MEAN, names.COS_NEG_MAX_MEAN], "mean cosine, dimensionless"),
+            ("alignment", [names.ALIGNMENT], "E‖u−v‖², squared distance"),
+            ("uniformity", [names.UNIFORMITY], "log E e^{−2‖u−u'‖²}, nats"),
         ]),
-        ("stsb", "STS-B dev", [("Spearman", ["val/stsb_spearman"], "Spearman ρ, −1 to 1")]),
-        ("loss", "Training loss", [("loss", ["train/loss"], "loss value, dimensionless")]),
+        ("stsb", "STS-B dev", [("Spearman", [names.VAL_STSB], "Spearman ρ, −1 to 1")]),
+        ("loss", "Training loss", [("loss", [names.TRAIN_LOSS], "loss value, dimensionless")]),
     ]
     for name, title, panels in specs:
         path = _line_panels(output, name, title, panels, scalars)

@@ -32,13 +32,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import lit_srl
+from lit_srl import metric_names as names
 
-#: Monitor scalars summarised in result.json: TensorBoard tag → key.
-MONITORED = {
-    "grad/gd_mean": "gd_mean", "grad/w_hardest": "w_hardest", "grad/ratio_mean": "ratio_mean",
-    "cos/pos_mean": "cos_pos_mean", "cos/neg_mean": "cos_neg_mean", "cos/neg_max_mean": "cos_neg_max_mean",
-    "cos/alignment": "alignment", "cos/uniformity": "uniformity",
-}
 #: Names of the test metrics (``test/<name>``) → SentEval task names of the scores.
 TEST_METRICS = {
     "sts12_spearman": "STS12", "sts13_spearman": "STS13", "sts14_spearman": "STS14", "sts15_spearman": "STS15",
@@ -185,15 +180,15 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
     if logger is not None and getattr(logger, "log_dir", None):
         logger.experiment.flush()
         scalars, _ = read_logs(Path(logger.log_dir))
-    dev_steps, dev_values = scalars.get("val/stsb_spearman", ((), ()))
+    dev_steps, dev_values = scalars.get(names.VAL_STSB, ((), ()))
     # Lightning logs a validation at the index of the last training batch (0-based): +1 gives
     # optimizer steps done, the step in the checkpoint's name.
     dev_curve = [[int(s) + 1, float(v)] for s, v in zip(dev_steps, dev_values)]
     best_dev = float(checkpoint.best_model_score) if best and checkpoint.best_model_score is not None else None
     step_in_name = re.search(r"step=?(\d+)", Path(best).name) if best else None
     best_step = int(step_in_name.group(1)) if step_in_name else None
-    sent_steps, sent_values = scalars.get("train/sent_per_s", ((), ()))
-    loss_steps, loss_values = scalars.get("train/loss", ((), ()))
+    sent_steps, sent_values = scalars.get(names.SENTENCES_PER_SECOND, ((), ()))
+    loss_steps, loss_values = scalars.get(names.TRAIN_LOSS, ((), ()))
     global_batch = datamodule.batch_size * trainer.world_size
     rate = _mean(sent_values)
     record = {
@@ -205,8 +200,8 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
             "best_dev": best_dev,
             "dev_curve": dev_curve,
         },
-        "monitor": {key: _mean(scalars[tag][1]) if tag in scalars else None for tag, key in MONITORED.items()},
-        "monitor_points": len(scalars.get("grad/gd_mean", scalars.get("cos/pos_mean", ((), ())))[0]),
+        "monitor": {key: _mean(scalars[tag][1]) if tag in scalars else None for tag, key in names.RUN_SUMMARY.items()},
+        "monitor_points": len(scalars.get(names.GD_MEAN, scalars.get(names.COS_POS_MEAN, ((), ())))[0]),
         "train": {
             "steps": int(trainer.global_step),
             "skipped_steps": int(getattr(model, "skipped_steps", 0)),

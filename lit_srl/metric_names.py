@@ -1,0 +1,51 @@
+"""What lit_srl logs, by name: the TensorBoard tags written during training and read back after.
+
+One home for these strings: the model and callbacks log under them, the figures
+(:mod:`lit_srl.analysis.figures`) and the sweep's result records (:mod:`lit_srl.sweep.record`)
+read them.
+
+Gradient components (Li, Zhang & Nie, ACL 2024), per training batch, means over anchors:
+GD = gradient dissipation, W = the weight share of the hardest negative, R = the ratio.
+Cosine statistics: s_ij = u_i·v_j of the two views' unit embeddings; alignment and uniformity of
+Wang & Isola (2020).
+"""
+
+from __future__ import annotations
+
+TRAIN_LOSS = "train/loss"
+SENTENCES_PER_SECOND = "train/sent_per_s"
+SKIPPED_STEPS = "train/skipped_steps"
+VAL_STSB = "val/stsb_spearman"
+
+GD_MEAN = "grad/gd_mean"
+W_HARDEST = "grad/w_hardest"
+RATIO_MEAN = "grad/ratio_mean"
+GD_HISTOGRAM = "grad/gd"
+
+COS_POS_MEAN = "cos/pos_mean"
+COS_NEG_MEAN = "cos/neg_mean"
+COS_NEG_MAX_MEAN = "cos/neg_max_mean"
+ALIGNMENT = "cos/alignment"
+UNIFORMITY = "cos/uniformity"
+#: mean of e^{−2‖u_i − u_j‖²} per rank; UNIFORMITY is the log of its mean over ranks
+UNIFORMITY_EXP = "cos/uniformity_exp"
+COS_POS_HISTOGRAM = "cos/pos"
+COS_NEG_HISTOGRAM = "cos/neg"
+
+
+def grad(key: str) -> str:
+    """The tag of a gradient component named as in ``LossOutput.stats`` (``gd_mean`` → ``grad/gd_mean``)."""
+    return f"grad/{key}"
+
+
+def effective(key: str) -> str:
+    """The tag of a component measured from autograd by EffectiveComponentMonitor (``grad_eff/…``)."""
+    return f"grad_eff/{key}"
+
+
+#: The monitor's scalars summarised (mean over the run) in each run's result.json: tag → key.
+RUN_SUMMARY = {
+    GD_MEAN: "gd_mean", W_HARDEST: "w_hardest", RATIO_MEAN: "ratio_mean",
+    COS_POS_MEAN: "cos_pos_mean", COS_NEG_MEAN: "cos_neg_mean", COS_NEG_MAX_MEAN: "cos_neg_max_mean",
+    ALIGNMENT: "alignment", UNIFORMITY: "uniformity",
+}
