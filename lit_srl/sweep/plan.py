@@ -22,13 +22,12 @@ import argparse
 import json
 import re
 import shlex
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from lit_srl.errors import LitSrlError
-from lit_srl.sweep.record import RESULT_NAME, write_json
+from lit_srl.sweep.record import RESULT_NAME, write_json, write_text_atomic
 from lit_srl.sweep.spec import Run, Sweep
 
 BASELINE = "baseline"
@@ -139,7 +138,7 @@ def write_plan(sweep: Sweep, planned: list[PlannedRun], output_dir: Path) -> Non
         )
     output_dir.mkdir(parents=True, exist_ok=True)
     if copy.resolve() != sweep.path.resolve():
-        shutil.copyfile(sweep.path, copy)
+        write_text_atomic(copy, text)
     write_json(output_dir / "plan.json", {
         "sweep": sweep.name,
         "runs": [{"name": p.name, "axes": p.run.axes, "command": p.command(), "folder": str(p.folder),
@@ -147,7 +146,7 @@ def write_plan(sweep: Sweep, planned: list[PlannedRun], output_dir: Path) -> Non
     })
     for p in planned:
         p.folder.mkdir(parents=True, exist_ok=True)
-        (p.folder / "config.yaml").write_text(yaml.safe_dump(p.config, sort_keys=False), encoding="utf-8")
+        write_text_atomic(p.folder / "config.yaml", yaml.safe_dump(p.config, sort_keys=False))
 
 
 def read_plan(output_dir: Path) -> Optional[dict]:

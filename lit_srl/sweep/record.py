@@ -55,13 +55,22 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write atomically (a temporary file renamed over the target)."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write atomically: a temporary file of this writer's own, renamed over the target (SLURM array
+    tasks of one sweep write the same plan files at the same time)."""
+    import tempfile
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(jsonable(data), indent=2) + "\n", encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
     os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write as indented JSON, atomically."""
+    write_text_atomic(path, json.dumps(jsonable(data), indent=2) + "\n")
 
 
 def git_state() -> dict:
