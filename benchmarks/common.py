@@ -31,14 +31,10 @@ LIBRARIES = {
 
 
 def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    """The CPU's model name (lit_srl's own reading, as result.json records it)."""
+    from lit_srl.sweep.record import cpu_name
+
+    return cpu_name()
 
 
 def usable_cores() -> int:
