@@ -66,3 +66,25 @@ def test_fixed_seed_fit_matches_the_reference_step_by_step(preset, reference, ti
         for (step, value), (_, expected) in zip(got[tag], points):
             same = (math.isnan(value) and math.isnan(expected)) or math.isclose(value, expected, rel_tol=RTOL, abs_tol=ATOL)
             assert same, f"{preset} {tag} at step {step}: {value!r} != reference {expected!r}"
+
+
+EVAL_REFERENCE = Path(__file__).parent / "fixtures" / "eval_scores_tiny_bert.json"
+
+
+def test_eval_scores_match_the_reference_to_1e6(tiny_bert, data_dir, tmp_path):
+    """``eval`` of the tiny BERT (avg pooler) on all seven test sets: the reference's Spearman/Pearson."""
+    out = tmp_path / "scores.json"
+    argv = ["eval", "--model", str(tiny_bert), "--pooler", "avg", "--device", "cpu", "--output", str(out)]
+    assert run_cli(argv) == 0
+    got = {task: res for task, res in json.loads(out.read_text()).items() if task != "meta"}
+    if os.environ.get("LIT_SRL_WRITE_REFERENCE") or not EVAL_REFERENCE.exists():
+        EVAL_REFERENCE.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+        pytest.skip("wrote the eval reference")
+    want = json.loads(EVAL_REFERENCE.read_text())
+    assert sorted(got) == sorted(want)
+    assert abs(got["avg"] - want["avg"]) <= 1e-6
+    for task, res in want.items():
+        if task == "avg":
+            continue
+        for key in ("spearman", "pearson"):
+            assert abs(got[task][key] - res[key]) <= 1e-6, (task, key, got[task][key], res[key])
