@@ -137,7 +137,7 @@ def run_lit_srl(args, folder: str, corpus: Path, device: torch.device, precision
     ``fused``/``foreach`` settings (for the bare loop to use the same implementation)."""
     import lightning as L
 
-    from lit_srl.data.datamodule import SentenceDataModule
+    from lit_srl.datamodule import SentenceDataModule
     from lit_srl.losses import InfoNCE
     from lit_srl.model import SentenceEmbeddingModule
 
@@ -162,7 +162,7 @@ def run_lit_srl(args, folder: str, corpus: Path, device: torch.device, precision
         backbone=folder, pooler="avg", head="none", loss=InfoNCE(temperature=args.temperature), lr=args.lr
     )
     datamodule = SentenceDataModule(
-        data_dir=args.data_dir, train_files=[str(corpus)], batch_size=args.batch_size,
+        tokenizer=folder, data_dir=args.data_dir, train_files=[str(corpus)], batch_size=args.batch_size,
         max_length=args.max_length, num_workers=args.num_workers, seed=42,
     )
     timer = StepTimer()

@@ -123,6 +123,8 @@ def cli_class():
             if self.subcommand == "fit":
                 self.requested_config = self.resolved_config()  # as asked, before resuming sets a logger
                 resolve_resume(command)
+            if command.data.get("tokenizer") is None:
+                command.data.tokenizer = command.model.backbone  # the datamodule cuts text as the model reads it
             if command.get("weights_only") is None:
                 # Lightning's own load passes None, which TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 turns
                 # into a full unpickling: a checkpoint from someone else could run code.
@@ -206,7 +208,7 @@ def resolve_fit_config(args: Sequence[str]) -> dict:
 
 
 def _make_cli(cls, args, run: bool):
-    from lit_srl.data.datamodule import SentenceDataModule
+    from lit_srl.datamodule import SentenceDataModule
     from lit_srl.model import SentenceEmbeddingModule
 
     return cls(

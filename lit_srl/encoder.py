@@ -10,6 +10,7 @@ from torch import nn
 
 from lit_srl.backbones import load_pretrained
 from lit_srl.errors import check_choice
+from lit_srl.evaluation.encoding import encode_sentences, truncation_length
 from lit_srl.poolers import HEADS, POOLERS, make_head, pool
 
 
@@ -140,11 +141,10 @@ class SentenceEncoder(nn.Module):
             list(sentences),
             padding=True,
             truncation=True,
-            max_length=max_length or min(int(self.tokenizer.model_max_length), 512),
+            max_length=truncation_length(self.tokenizer, max_length),
             return_tensors="pt",
         )
 
-    @torch.inference_mode()
     def encode(
         self,
         sentences: Sequence[str],
@@ -154,21 +154,8 @@ class SentenceEncoder(nn.Module):
     ) -> torch.Tensor:
         """Embed sentences for evaluation: (len(sentences), H) float32 on the CPU.
 
-        Sentences are sorted by length to cut padding, dropout is off (eval mode) and the head is
-        used only if ``head_at_eval``. The model's training mode is restored afterwards.
+        Through :func:`lit_srl.evaluation.encoding.encode_sentences`, the path ``eval`` and the
+        validation loop use: batches sorted by token count, dropout off, the head only if
+        ``head_at_eval``; the training mode is restored afterwards.
         """
-        device = torch.device(device) if device is not None else next(self.parameters()).device
-        was_training = self.training
-        self.eval()
-        try:
-            order = sorted(range(len(sentences)), key=lambda i: -len(sentences[i]))
-            out = torch.empty(len(sentences), self.hidden_size, dtype=torch.float32)
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                batch = self.tokenize([sentences[i] for i in idx], max_length)
-                batch = {k: v.to(device) for k, v in batch.items()}
-                emb = self(**batch)
-                out[torch.tensor(idx)] = emb.float().cpu()
-            return out
-        finally:
-            self.train(was_training)
+        return encode_sentences(self, sentences, batch_size, device, max_length)

@@ -43,6 +43,27 @@ def effective(key: str) -> str:
     return f"grad_eff/{key}"
 
 
+#: Short names of SentEval's STS tasks in logs: val/stsb_spearman, test/sts12_spearman, test/sickr_spearman, …
+STS_SHORT_NAMES = {"STSBenchmark": "stsb", "SICKRelatedness": "sickr"}
+
+
+def sts_metric(task: str) -> str:
+    """The logged name of an STS task's Spearman (``STSBenchmark`` → ``stsb_spearman``)."""
+    return f"{STS_SHORT_NAMES.get(task, task.lower())}_spearman"
+
+
+def sts_scalars(results: dict) -> dict[str, float]:
+    """``{STSBenchmark: {spearman: x}, …, avg: y}`` → ``{stsb_spearman: x, …, avg: y}`` (``avg`` only
+    when there are several tasks); the model logs them under ``val/`` or ``test/``."""
+    flat = {}
+    for task, res in results.items():
+        if isinstance(res, dict) and "spearman" in res:
+            flat[sts_metric(task)] = float(res["spearman"])
+    if len(flat) > 1 and "avg" in results:
+        flat["avg"] = float(results["avg"])
+    return flat
+
+
 #: The monitor's scalars summarised (mean over the run) in each run's result.json: tag → key.
 RUN_SUMMARY = {
     GD_MEAN: "gd_mean", W_HARDEST: "w_hardest", RATIO_MEAN: "ratio_mean",

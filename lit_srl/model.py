@@ -18,11 +18,10 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lit_srl import metric_names as names
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.errors import LitSrlError
+from lit_srl.evaluation.encoding import gather_shards
 from lit_srl.losses import InfoNCE, SentenceLoss
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-#: Metric names of SentEval's tasks in logs: val/stsb_spearman, test/sts12_spearman, …
-METRIC_NAMES = {"STSBenchmark": "stsb", "SICKRelatedness": "sickr"}
 
 
 def loss_spec(loss: SentenceLoss) -> dict:
@@ -178,41 +177,27 @@ class SentenceEmbeddingModule(L.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._score_and_log("test")
 
-    def _gathered_embeddings(self, total: int) -> torch.Tensor:
-        """Every rank's shard of embeddings, in the evaluator's sentence order: (total, H).
+    def _score_and_log(self, stage: str) -> None:
+        """Gather every rank's embeddings once and log the scores of the loader's evaluator.
 
-        Each rank encoded a disjoint shard of the unique sentences; shards are padded to one
-        length (index −1) for ``all_gather`` and the padding is dropped, so no pair counts twice.
+        The evaluation dataloader's dataset (:class:`lit_srl.evaluation.encoding.SentenceShard`)
+        carries the :class:`STSEvaluator` of its sentences; its scores are logged as
+        ``{stage}/stsb_spearman``, …, ``{stage}/avg`` (:func:`lit_srl.metric_names.sts_scalars`).
         """
-        world = self.trainer.world_size
-        per_rank = -(-total // world)
-        if self._eval_outputs:
-            index = torch.cat([i for i, _ in self._eval_outputs]).to(self.device)
-            emb = torch.cat([e for _, e in self._eval_outputs])
+        outputs, self._eval_outputs = self._eval_outputs, []
+        if getattr(self.trainer, "sanity_checking", False):
+            return
+        loaders = self.trainer.val_dataloaders if stage == "val" else self.trainer.test_dataloaders
+        evaluator = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset.evaluator
+        if outputs:
+            index = torch.cat([i for i, _ in outputs]).to(self.device)
+            emb = torch.cat([e for _, e in outputs])
         else:
             index = torch.empty(0, dtype=torch.long, device=self.device)
             emb = torch.empty(0, self.encoder.hidden_size, device=self.device)
-        self._eval_outputs = []
-        pad = per_rank - index.numel()
-        index = torch.cat([index, index.new_full((pad,), -1)])
-        emb = torch.cat([emb, emb.new_zeros(pad, emb.size(1))])
-        if world > 1:
-            index = self.all_gather(index).reshape(-1)
-            emb = self.all_gather(emb).reshape(-1, emb.size(-1))
-        keep = index >= 0
-        out = torch.empty(total, emb.size(1), dtype=torch.float32)
-        out[index[keep].cpu()] = emb[keep].float().cpu()
-        if int(keep.sum()) != total:
-            raise RuntimeError(f"evaluation gathered {int(keep.sum())} embeddings, expected {total}")
-        return out
-
-    def _score_and_log(self, stage: str) -> None:
-        evaluator = self.trainer.datamodule.evaluator(stage)
-        if getattr(self.trainer, "sanity_checking", False):
-            self._eval_outputs = []
-            return
-        results = evaluator.score(self._gathered_embeddings(len(evaluator.sentences)))
-        for name, value in flatten_scores(results).items():
+        world = self.trainer.world_size
+        embeddings = gather_shards(index, emb, len(evaluator.sentences), world, self.all_gather)
+        for name, value in names.sts_scalars(evaluator.score(embeddings)).items():
             # Every rank holds the same scores (computed from the same gathered embeddings).
             self.log(f"{stage}/{name}", value, prog_bar=name == "stsb_spearman", rank_zero_only=False)
 
@@ -296,14 +281,3 @@ def _restore_numpy_state(states: dict) -> dict:
     name, keys, pos, has_gauss, cached = states["numpy"]
     states["numpy"] = (name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
     return states
-
-
-def flatten_scores(results: dict) -> dict[str, float]:
-    """``{STSBenchmark: {spearman: x}, …, avg: y}`` → ``{stsb_spearman: x, …, avg: y}``."""
-    flat = {}
-    for task, res in results.items():
-        if isinstance(res, dict) and "spearman" in res:
-            flat[f"{METRIC_NAMES.get(task, task.lower())}_spearman"] = float(res["spearman"])
-    if len(flat) > 1 and "avg" in results:
-        flat["avg"] = float(results["avg"])
-    return flat

@@ -9,7 +9,7 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from conftest import data_root
-from lit_srl.evaluation import STSEvaluator, STSTask, correlations, paired_cosine, shard, unshard
+from lit_srl.evaluation import STSEvaluator, STSTask, correlations, gather_shards, paired_cosine, shard
 
 DATA = data_root()
 needs_data = pytest.mark.skipif(not (DATA / "senteval").is_dir(), reason="no SentEval data")
@@ -104,16 +104,34 @@ def test_shards_are_disjoint_and_cover_in_order(n, world):
     assert max(map(len, parts)) - min(map(len, parts)) <= 1
 
 
-def test_unshard_reassembles_padded_all_gather():
+def test_gather_shards_puts_every_rank_s_rows_in_sentence_order_and_drops_the_padding():
+    """The all-gather of padded shards (what LightningModule.all_gather returns: (w, m, …))."""
     n, world, h = 10, 3, 4
     full = torch.arange(n * h, dtype=torch.float32).reshape(n, h)
-    m = -(-n // world)
-    padded = torch.zeros(world, m, h)
-    for r in range(world):
-        rows = full[list(shard(n, r, world))]
-        padded[r, : len(rows)] = rows
-    assert torch.equal(unshard(padded, n), full)
-    assert torch.equal(unshard([full[list(shard(n, r, world))] for r in range(world)], n), full)
+    # each rank holds its shard's rows in its own (token-sorted) order
+    local = {r: torch.tensor(list(shard(n, r, world)))[torch.randperm(len(shard(n, r, world)))] for r in range(world)}
+    calls = []
+
+    def all_gather_of(rank):
+        def all_gather(tensor):
+            calls.append(tensor.shape)
+            padded = []
+            for r in range(world):
+                mine = local[r] if tensor.dtype == torch.long else full[local[r]]
+                pad = -(-n // world) - len(local[r])
+                filler = mine.new_full((pad, *mine.shape[1:]), -1 if tensor.dtype == torch.long else 0)
+                padded.append(torch.cat([mine, filler]))
+            return torch.stack(padded)
+        return all_gather
+
+    for rank in range(world):
+        calls.clear()
+        got = gather_shards(local[rank], full[local[rank]], n, world, all_gather_of(rank))
+        assert torch.equal(got, full)
+        assert len(calls) == 2  # one gather of the indices, one of the embeddings
+    assert torch.equal(gather_shards(torch.arange(n).flip(0), full.flip(0), n), full)
+    with pytest.raises(RuntimeError, match="gathered 9 embeddings, expected 10"):
+        gather_shards(torch.arange(9), full[:9], n)
 
 
 def test_shard_rejects_bad_rank():

@@ -1,6 +1,7 @@
 """STS evaluation (SentEval's suite, SimCSE's protocol) and export to sentence-transformers."""
 
-from lit_srl.evaluation.evaluator import PRECISIONS, STSEvaluator, shard, unshard
+from lit_srl.evaluation.encoding import PRECISIONS, encode_sentences, gather_shards, shard
+from lit_srl.evaluation.evaluator import STSEvaluator
 from lit_srl.evaluation.scoring import correlations, paired_cosine, score_task
 from lit_srl.evaluation.tasks import (
     SPLITS,
@@ -21,10 +22,11 @@ __all__ = [
     "YEARLY_SUBSETS",
     "correlations",
     "default_data_dir",
+    "encode_sentences",
+    "gather_shards",
     "load_task",
     "load_tasks",
     "paired_cosine",
     "score_task",
     "shard",
-    "unshard",
 ]

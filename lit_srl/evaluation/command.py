@@ -1,6 +1,15 @@
 """``python -m lit_srl eval``: score a model on the STS suite, print the table, write JSON.
 
     python -m lit_srl eval --model minilm --pooler avg --output results.json
+    python -m lit_srl eval --model minilm --pooler avg --tasks transfer   # MR … MRPC (slower)
+    python -m lit_srl eval --model minilm --pooler avg --tasks full       # STS + transfer
+
+``--tasks`` takes task names (``STS12,MR``) or a set: ``sts`` (the default), ``transfer`` (SentEval's
+seven classification tasks, :mod:`lit_srl.evaluation.transfer`) or ``full`` (both). Transfer tasks
+follow SimCSE's ``evaluation.py``: ``--split test`` reports test accuracy with the full classifier
+settings (its ``--mode test``), ``--split dev`` the cross-validation/dev accuracy with the fast ones
+(its ``--mode dev``); ``--transfer-mode`` overrides the settings (``fast`` with ``--split test``
+is its ``fasttest``).
 
 ``--model`` is a ``.ckpt`` of ours (its pooler and head come from the checkpoint), a Hugging Face
 folder, a hub name or the alias ``minilm``. For the latter ``--pooler`` defaults to the pooling
@@ -23,8 +32,10 @@ from typing import Optional, Sequence
 import torch
 
 from lit_srl.errors import LitSrlError, check_choice
-from lit_srl.evaluation.evaluator import PRECISIONS, STSEvaluator
-from lit_srl.evaluation.tasks import default_data_dir, parse_tasks
+from lit_srl.evaluation.encoding import PRECISIONS
+from lit_srl.evaluation.evaluator import STSEvaluator
+from lit_srl.evaluation.tasks import TASKS, default_data_dir, parse_tasks
+from lit_srl.evaluation.transfer import DEFAULT_SEED, MODES, TRANSFER_TASKS, TransferEvaluator, transfer_average
 from lit_srl.poolers import POOLERS
 
 _MODEL_HINT = "give a .ckpt of ours, a Hugging Face model folder, a hub name, or the alias minilm"
@@ -153,6 +164,53 @@ def format_table(results: dict, title: str = "") -> str:
     return "\n".join(lines)
 
 
+#: ``--tasks`` keywords: the task sets of SimCSE's ``--task_set``.
+TASK_SETS = ("sts", "transfer", "full")
+
+
+def select_tasks(tasks: Optional[str], split: str = "test") -> tuple[list[str], list[str]]:
+    """``--tasks`` → (STS task names, transfer task names), checked, in the order papers print them.
+
+    ``None`` or ``sts``: the STS suite of ``split``; ``transfer``: the seven transfer tasks;
+    ``full``: both; else comma-separated names of either kind.
+    """
+    names = [t.strip() for t in (tasks or "sts").split(",") if t.strip()]
+    if not names:
+        raise LitSrlError(f"no task given; valid choices: {', '.join([*TASK_SETS, *TASKS, *TRANSFER_TASKS])}")
+    sts, transfer = [], []
+    for name in names:
+        check_choice("task", name, [*TASK_SETS, *TASKS, *TRANSFER_TASKS])
+        if name in ("sts", "full"):
+            sts += parse_tasks(None, split)
+        if name in ("transfer", "full"):
+            transfer += TRANSFER_TASKS
+        if name in TASKS:
+            sts.append(name)
+        elif name in TRANSFER_TASKS:
+            transfer.append(name)
+    if transfer and split == "train":
+        raise LitSrlError("transfer tasks have no --split train (test: test accuracy, dev: cross-validation accuracy)")
+    sts = parse_tasks(sts, split) if sts else []
+    return sts, [t for t in TRANSFER_TASKS if t in transfer]
+
+
+def transfer_score_key(split: str) -> str:
+    """Which accuracy a transfer task reports: test accuracy for ``--split test``, else dev."""
+    return "accuracy" if split == "test" else "dev_accuracy"
+
+
+def format_transfer_table(results: dict, key: str = "accuracy", title: str = "") -> str:
+    """The transfer tasks present in ``results`` as SimCSE prints them: accuracy ×100 and "Avg."."""
+    tasks = [t for t in TRANSFER_TASKS if t in results]
+    lines = [title] if title else []
+    header = f"{'task':<6}  {'accuracy' if key == 'accuracy' else 'dev acc':>8}  {'n_test':>6}"
+    lines += [header, "-" * len(header)]
+    for task in tasks:
+        lines.append(f"{task:<6}  {100 * results[task][key]:8.2f}  {results[task]['n_test']:>6}")
+    lines += ["-" * len(header), f"{'avg':<6}  {100 * transfer_average(results, key):8.2f}"]
+    return "\n".join(lines)
+
+
 def _jsonable(value):
     """NaN → None (JSON has no NaN), recursively."""
     if isinstance(value, dict):
@@ -178,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--model", required=True, help="a .ckpt of ours, a HF folder, a hub name or minilm")
     parser.add_argument("--pooler", default=None, help=f"one of {', '.join(POOLERS)} (not for .ckpt)")
-    parser.add_argument("--tasks", default=None, help="comma-separated (default: all 7 for test, STS-B,SICK-R for dev)")
+    parser.add_argument("--tasks", default=None, help="comma-separated names, or sts | transfer | full (default: sts: "
+                        "all 7 for test, STS-B,SICK-R for dev)")
     parser.add_argument("--split", default="test", help="test | dev | train (STS-B and SICK-R)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens")
@@ -187,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
     parser.add_argument("--precision", default="32", help="32 | bf16 (autocast; cosines stay fp32+)")
+    parser.add_argument("--transfer-mode", default=None, help=f"{' | '.join(MODES)}: the transfer classifier's "
+                        "settings (default: full for --split test, fast for dev)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the transfer classifiers and folds")
     return parser
 
 
@@ -196,7 +258,9 @@ def run(args: argparse.Namespace) -> dict:
     check_choice("precision", args.precision, PRECISIONS)
     if args.batch_size < 1:
         raise LitSrlError(f"--batch-size must be at least 1, got {args.batch_size}")
-    tasks = parse_tasks(args.tasks, args.split)
+    tasks, transfer_tasks = select_tasks(args.tasks, args.split)
+    transfer_mode = args.transfer_mode or ("full" if args.split == "test" else "fast")
+    check_choice("transfer mode", transfer_mode, MODES)
     if args.pooler is not None:
         check_choice("pooler", args.pooler, POOLERS)
     if _looks_like_path(args.model) or _is_checkpoint(args.model):
@@ -207,18 +271,24 @@ def run(args: argparse.Namespace) -> dict:
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and not torch.cuda.is_available():
         raise LitSrlError("--device cuda but no CUDA device is available; use --device cpu")
-    evaluator = STSEvaluator.from_data_dir(args.data_dir, tasks, args.split)
+    evaluator = STSEvaluator.from_data_dir(args.data_dir, tasks, args.split) if tasks else None
+    transfer = TransferEvaluator.from_data_dir(args.data_dir, transfer_tasks, transfer_mode, args.seed) if transfer_tasks else None
     encoder, pooler = load_eval_encoder(args.model, args.pooler)
     encoder.to(device)
-    results = evaluator.evaluate(encoder, args.batch_size, device, args.max_length, args.precision)
+    results = evaluator.evaluate(encoder, args.batch_size, device, args.max_length, args.precision) if evaluator else {}
+    if transfer:
+        results.update(transfer.evaluate(encoder, args.batch_size, device, args.max_length, args.precision))
+        results["transfer_avg"] = transfer_average(results, transfer_score_key(args.split))
     results["meta"] = {
         "model": args.model,
         "pooler": pooler,
         "head_at_eval": bool(encoder.head_at_eval and encoder.head is not None),
         "split": args.split,
-        "tasks": tasks,
+        "tasks": tasks + transfer_tasks,
         "data_dir": str(Path(args.data_dir or default_data_dir()).expanduser().resolve()),
-        "unique_sentences": len(evaluator),
+        "unique_sentences": len(evaluator) if evaluator else 0,
+        **({"transfer_sentences": len(transfer), "transfer_mode": transfer_mode, "transfer_score": transfer_score_key(args.split),
+            "seed": args.seed} if transfer else {}),
         "batch_size": args.batch_size,
         "max_length": args.max_length,
         "device": str(device),
@@ -236,7 +306,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     results = run(args)
     meta = results["meta"]
     title = f"{meta['model']} (pooler {meta['pooler']}, split {meta['split']}) ×100"
-    print(format_table(results, title))
+    if meta["unique_sentences"]:
+        print(format_table({k: v for k, v in results.items() if k not in (*TRANSFER_TASKS, "transfer_avg")}, title))
+    if "transfer_avg" in results:
+        print(format_transfer_table(results, meta["transfer_score"], f"{title}, transfer ({meta['transfer_mode']} mode)"))
     if args.output:
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,12 +33,10 @@ from typing import Any, Optional
 
 import lit_srl
 from lit_srl import metric_names as names
+from lit_srl.evaluation.tasks import TASKS
 
 #: Names of the test metrics (``test/<name>``) → SentEval task names of the scores.
-TEST_METRICS = {
-    "sts12_spearman": "STS12", "sts13_spearman": "STS13", "sts14_spearman": "STS14", "sts15_spearman": "STS15",
-    "sts16_spearman": "STS16", "stsb_spearman": "STSBenchmark", "sickr_spearman": "SICKRelatedness", "avg": "avg",
-}
+TEST_METRICS = {**{names.sts_metric(task): task for task in TASKS}, "avg": "avg"}
 RESULT_NAME = "result.json"
 
 

@@ -1,4 +1,5 @@
-"""The DataModule: the streamed training corpus and the STS sets used for validation and test."""
+"""The DataModule: the streamed training corpus (``lit_srl.data``) and the STS sets used for
+validation and test (``lit_srl.evaluation``), tokenised with the backbone's tokenizer."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Optional, Union
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
 
 from lit_srl.data.corpus import (
     StreamingCorpus,
@@ -19,49 +20,12 @@ from lit_srl.data.corpus import (
     resolve_train_files,
 )
 from lit_srl.errors import LitSrlError
-from lit_srl.evaluation.evaluator import shard
+from lit_srl.evaluation.encoding import SentenceShard
+from lit_srl.evaluation.evaluator import STSEvaluator
+from lit_srl.evaluation.tasks import TASKS
 from lit_srl.paths import default_data_dir
 
 log = logging.getLogger("lit_srl")
-
-ALL_TASKS = ("STS12", "STS13", "STS14", "STS15", "STS16", "STSBenchmark", "SICKRelatedness")
-
-
-class EvalShard(IterableDataset):
-    """This rank's disjoint shard of an evaluator's unique sentences, as tokenised batches.
-
-    Yields dicts with ``input_ids``/``attention_mask`` (B, T) and ``index`` (B,) — positions in
-    ``evaluator.sentences``. Sentences are sorted by length within the shard to cut padding.
-    It is an IterableDataset so that Lightning injects no DistributedSampler (which would pad by
-    repeating sentences and bias Spearman).
-    """
-
-    def __init__(self, sentences, tokenizer, batch_size: int, max_length: int, rank: int, world_size: int):
-        super().__init__()
-        mine = shard(len(sentences), rank, world_size)
-        self.items = sorted(((i, sentences[i]) for i in mine), key=lambda item: -len(item[1]))
-        self.tokenizer = tokenizer
-        self.batch_size = batch_size
-        self.max_length = max_length
-
-    def __len__(self) -> int:
-        return -(-len(self.items) // self.batch_size)
-
-    def __iter__(self):
-        for start in range(0, len(self.items), self.batch_size):
-            chunk = self.items[start : start + self.batch_size]
-            batch = dict(
-                self.tokenizer(
-                    [s for _, s in chunk],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.max_length,
-                    return_tensors="pt",
-                )
-            )
-            batch["index"] = torch.tensor([i for i, _ in chunk], dtype=torch.long)
-            yield batch
-
 
 class StreamLoader(DataLoader):
     """The training DataLoader, marked resumable for Lightning (``state_dict``/``load_state_dict``).
@@ -84,6 +48,8 @@ class SentenceDataModule(L.LightningDataModule):
     """Streams the unsupervised corpus; serves STS dev (validation) and the 7-task suite (test).
 
     Args:
+        tokenizer: the backbone whose tokenizer cuts the sentences (``minilm``, a folder, a hub name);
+            the CLI sets it to ``model.backbone`` when it is not given.
         data_dir: the data root (``senteval/``, ``corpus/``); default ``$LIT_SRL_DATA`` or ``./data``.
         train_files: corpus paths or globs, relative ones under the data root (plain or .gz text,
             one sentence per line).
@@ -104,6 +70,7 @@ class SentenceDataModule(L.LightningDataModule):
 
     def __init__(
         self,
+        tokenizer: Optional[str] = None,
         data_dir: Optional[str] = None,
         train_files: Union[str, list[str]] = "corpus/wiki1m_head.txt",
         batch_size: int = 64,
@@ -114,11 +81,13 @@ class SentenceDataModule(L.LightningDataModule):
         count_sentences: bool = True,
         val_tasks: list[str] = ["STSBenchmark"],
         val_split: str = "dev",
-        test_tasks: list[str] = list(ALL_TASKS),
+        test_tasks: list[str] = list(TASKS),
         eval_batch_size: int = 128,
         eval_max_length: int = 512,
     ) -> None:
         super().__init__()
+        self.tokenizer_name = tokenizer
+        self._tokenizer = None
         if batch_size < 2:
             raise LitSrlError(f"data.batch_size is {batch_size}; contrastive training needs at least 2 sentences a batch (in-batch negatives)")
         if max_length < 4:
@@ -144,18 +113,30 @@ class SentenceDataModule(L.LightningDataModule):
     # ----------------------------------------------------------------- helpers
     @property
     def tokenizer(self):
-        return self.trainer.lightning_module.encoder.tokenizer
+        """The tokenizer of ``tokenizer`` (the backbone), loaded once."""
+        if self._tokenizer is None:
+            if not self.tokenizer_name:
+                raise LitSrlError(
+                    "data.tokenizer is not set; give the backbone whose tokenizer to use "
+                    "(python -m lit_srl sets it to model.backbone)"
+                )
+            from transformers import AutoTokenizer
+
+            from lit_srl.backbones import load_pretrained
+            from lit_srl.encoder import quiet_transformers
+
+            with quiet_transformers():
+                self._tokenizer = load_pretrained(AutoTokenizer, self.tokenizer_name)
+        return self._tokenizer
 
     def _rank_world(self) -> tuple[int, int]:
         if self.trainer is None:
             return 0, 1
         return self.trainer.global_rank, self.trainer.world_size
 
-    def evaluator(self, stage: str):
+    def evaluator(self, stage: str) -> STSEvaluator:
         """The STS evaluator of ``val`` (dev split) or ``test`` (7 tasks, test split)."""
         if stage not in self._evaluators:
-            from lit_srl.evaluation import STSEvaluator
-
             tasks, split = (self.val_tasks, self.val_split) if stage == "val" else (self.test_tasks, "test")
             self._evaluators[stage] = STSEvaluator.from_data_dir(self.data_dir, tasks=tasks, split=split)
         return self._evaluators[stage]
@@ -221,9 +202,12 @@ class SentenceDataModule(L.LightningDataModule):
         )
 
     def _eval_dataloader(self, stage: str) -> DataLoader:
+        """This rank's shard of the stage's unique STS sentences; the dataset carries the evaluator
+        that scores the gathered embeddings (the module reads it from the dataloader)."""
         rank, world = self._rank_world()
-        shard = EvalShard(
-            self.evaluator(stage).sentences, self.tokenizer, self.eval_batch_size, self.eval_max_length, rank, world
+        evaluator = self.evaluator(stage)
+        shard = SentenceShard(
+            evaluator.sentences, self.tokenizer, self.eval_batch_size, self.eval_max_length, rank, world, evaluator
         )
         return DataLoader(shard, batch_size=None, num_workers=0)
 
