@@ -1,0 +1,131 @@
+"""Transfer-task loaders on small fixtures in SentEval's file formats: SentEval's own reading
+(encodings, labels, header, sort order) and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lit_srl.errors import LitSrlError
+from lit_srl.evaluation.transfer import TRANSFER_TASKS, load_transfer_task, load_transfer_tasks
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "transfer"
+SENTEVAL = FIXTURE / "senteval"
+
+
+def senteval_binary(folder: Path, positive: str, negative: str):
+    """SentEval's binary.py: latin-1, splitlines, split(); sorted by (words, label)."""
+    def read(name):
+        with io.open(folder / name, "r", encoding="latin-1") as f:
+            return [line.split() for line in f.read().splitlines()]
+    pos, neg = read(positive), read(negative)
+    rows = sorted(zip(pos + neg, [1] * len(pos) + [0] * len(neg)), key=lambda z: (len(z[0]), z[1]))
+    return [" ".join(w) for w, _ in rows], [y for _, y in rows]
+
+
+@pytest.mark.parametrize("name,files", [("MR", ("rt-polarity.pos", "rt-polarity.neg")), ("CR", ("custrev.pos", "custrev.neg")),
+                                        ("SUBJ", ("subj.objective", "subj.subjective")), ("MPQA", ("mpqa.pos", "mpqa.neg"))])
+def test_binary_tasks_read_as_senteval_does(name, files):
+    task = load_transfer_task(name, FIXTURE)
+    sentences, labels = senteval_binary(SENTEVAL / name, *files)
+    assert task.n_classes == 2 and task.protocol == "inner_kfold" and list(task.splits) == ["all"]
+    assert task.splits["all"].sentences == sentences and task.splits["all"].labels.tolist() == labels
+    assert task.splits["all"].labels.dtype == np.int64
+
+
+def test_mr_is_latin1_and_subj_objective_is_label_one():
+    mr = load_transfer_task("MR", FIXTURE).splits["all"]
+    assert "a charming café comedy ." in mr.sentences
+    assert mr.labels[mr.sentences.index("a charming café comedy .")] == 1
+    subj = load_transfer_task("SUBJ", FIXTURE).splits["all"]
+    assert subj.labels[subj.sentences.index("the film is set in city 3 .")] == 1
+
+
+def test_sst2_has_fixed_splits_in_utf8():
+    task = load_transfer_task("SST2", FIXTURE)
+    assert list(task.splits) == ["train", "dev", "test"] and task.protocol == "split"
+    assert [len(task.splits[s]) for s in ("train", "dev", "test")] == [8, 4, 4]
+    train = task.splits["train"]
+    assert train.labels[train.sentences.index("a naïve , charming film .")] == 1
+    lengths = [len(s.split()) for s in train.sentences]
+    assert lengths == sorted(lengths)  # SentEval's order: by words, then label
+
+
+def test_trec_takes_the_coarse_class_and_drops_the_fine_one():
+    task = load_transfer_task("TREC", FIXTURE)
+    assert task.n_classes == 6 and task.protocol == "kfold" and [len(task.splits[s]) for s in ("train", "test")] == [30, 6]
+    train = task.splits["train"]
+    assert train.labels[train.sentences.index("What is a café ?")] == 1  # DESC:def, latin-1
+    assert train.labels[train.sentences.index("Who wrote Hamlet ?")] == 3
+    assert sorted(set(train.labels.tolist())) == [0, 1, 2, 3, 4, 5]
+
+
+def test_mrpc_skips_the_header_and_keeps_pairs_aligned():
+    task = load_transfer_task("MRPC", FIXTURE)
+    train = task.splits["train"]
+    assert len(train) == 10 and len(task.splits["test"]) == 6
+    assert not any("Quality" in s or "String" in s for s in train.sentences)
+    i = train.sentences.index("The company said profits rose – 3 percent .")  # utf-8 en dash
+    assert train.sentences2[i] == "Shares of the firm fell on day 3 ." and train.labels[i] == 0
+    j = train.sentences.index("The company said profits rose 4 percent .")
+    assert train.sentences2[j] == "The company reported profits rose 4 percent ." and train.labels[j] == 1
+    assert set(train.sentences2) <= set(task.sentences) and len(task.sentences) == len(set(task.sentences))
+
+
+def test_all_seven_load_in_the_papers_order():
+    assert [t.name for t in load_transfer_tasks(data_dir=FIXTURE)] == list(TRANSFER_TASKS)
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    shutil.copytree(FIXTURE, tmp_path / "data")
+    return tmp_path / "data"
+
+
+@pytest.mark.parametrize("relative,line,needle", [
+    ("SST/binary/sentiment-dev", "a film without a label\n", "label 0 or 1"),
+    ("SST/binary/sentiment-dev", "a film with label two\t2\n", "label 0 or 1"),
+    ("TREC/TREC_10.label", "What is this without a class ?\n", "CLASS:fine question"),
+    ("TREC/TREC_10.label", "QUESTION:x What is this ?\n", "CLASS one of ABBR"),
+    ("MRPC/msr_paraphrase_test.txt", "1\t7\t8\tonly one sentence\n", "5 tab-separated columns"),
+])
+def test_malformed_line_names_file_and_line(copy, relative, line, needle):
+    path = copy / "senteval" / relative
+    n_lines = len(path.read_bytes().splitlines())
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+    name = {"SST": "SST2", "TREC": "TREC", "MRPC": "MRPC"}[relative.split("/")[0]]
+    with pytest.raises(LitSrlError) as err:
+        load_transfer_task(name, copy)
+    assert str(err.value).startswith(f"{path}:{n_lines + 1}: ") and needle in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_undecodable_utf8_names_the_line(copy):
+    path = copy / "senteval" / "SST" / "binary" / "sentiment-test"
+    path.write_bytes(path.read_bytes() + b"caf\xe9 in latin-1\t1\n")
+    with pytest.raises(LitSrlError, match=rf"{path}:5: bytes that are not utf-8"):
+        load_transfer_task("SST2", copy)
+
+
+def test_missing_task_folder_is_one_line_naming_it_and_data_download(copy):
+    shutil.rmtree(copy / "senteval" / "TREC")
+    with pytest.raises(LitSrlError) as err:
+        load_transfer_tasks(["MR", "TREC"], copy)
+    message = str(err.value)
+    assert str(copy / "senteval" / "TREC") in message and "data download" in message and "\n" not in message
+
+
+def test_missing_file_names_it(copy):
+    (copy / "senteval" / "MRPC" / "msr_paraphrase_test.txt").unlink()
+    with pytest.raises(LitSrlError, match=r"msr_paraphrase_test.txt not found; run `python -m lit_srl data download"):
+        load_transfer_task("MRPC", copy)
+
+
+def test_unknown_task_lists_the_choices():
+    with pytest.raises(LitSrlError, match="valid choices: MR, CR, SUBJ, MPQA, SST2, TREC, MRPC"):
+        load_transfer_task("SST5", FIXTURE)
