@@ -10,6 +10,15 @@ Hugging Face hub. The layout produced under the data root::
     senteval/SICK                                 SICK_{train,trial,test_annotated}.txt
     corpus/wiki1m_for_simcse.txt                  1M Wikipedia sentences, one per line
 
+``--only transfer`` fetches SentEval's seven transfer tasks from the locations SentEval's own
+``data/downstream/get_transfer_data.bash`` uses, and prepares them as that script does::
+
+    senteval/MR, CR, SUBJ, MPQA    from datasmall_NB_ACL12.zip, each line through ``cat -v`` and
+                                  SentEval's Penn-Treebank ``tokenizer.sed`` (:func:`ptb_tokenize`)
+    senteval/SST/binary           sentiment-{train,dev,test} (PrincetonML/SIF), as they are
+    senteval/TREC                 train_5500.label, TREC_10.label (cogcomp), with ` and ' removed
+    senteval/MRPC                 msr_paraphrase_{train,test}.txt (SentEval's S3 copy), as they are
+
 Downloads go to a temporary file next to the target, are verified (the archive holds the
 expected folders; the corpus has a non-blank line) and are then moved into place with a rename.
 Existing complete folders and files are kept unless ``--force``.
@@ -20,12 +29,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 import shutil
 import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from lit_srl.data.corpus import check_corpus
@@ -36,6 +47,7 @@ SIMCSE_URL = "https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse/
 SENTEVAL_ARCHIVE = "senteval.tar"
 WIKI_FILE = "wiki1m_for_simcse.txt"
 ENV_DATA, ENV_SENTEVAL_URL, ENV_CORPUS_URL = "LIT_SRL_DATA", "LIT_SRL_SENTEVAL_URL", "LIT_SRL_CORPUS_URL"
+ENV_TRANSFER_URL = "LIT_SRL_TRANSFER_URL"
 
 STS_TASKS = tuple(f"STS/STS{y}-en-test" for y in range(12, 17))
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -44,6 +56,34 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "SICK": ("SICK_train.txt", "SICK_trial.txt", "SICK_test_annotated.txt"),
 }
 """SentEval parts (relative to ``senteval/``) and the files (globs) each must contain."""
+
+#: SentEval's transfer-task folders (under ``senteval/``) and the files each must contain.
+TRANSFER_REQUIRED: dict[str, tuple[str, ...]] = {
+    "MR": ("rt-polarity.pos", "rt-polarity.neg"),
+    "CR": ("custrev.pos", "custrev.neg"),
+    "SUBJ": ("subj.subjective", "subj.objective"),
+    "MPQA": ("mpqa.pos", "mpqa.neg"),
+    "SST/binary": ("sentiment-train", "sentiment-dev", "sentiment-test"),
+    "TREC": ("train_5500.label", "TREC_10.label"),
+    "MRPC": ("msr_paraphrase_train.txt", "msr_paraphrase_test.txt"),
+}
+BINARY_ARCHIVE = "datasmall_NB_ACL12.zip"
+#: Where get_transfer_data.bash fetches each file (``--base-url-transfer`` replaces every folder).
+TRANSFER_URLS = {
+    BINARY_ARCHIVE: "https://s3.amazonaws.com/senteval/senteval_data",
+    **{f"sentiment-{s}": "https://raw.githubusercontent.com/PrincetonML/SIF/master/data" for s in ("train", "dev", "test")},
+    "train_5500.label": "http://cogcomp.cs.illinois.edu/Data/QA/QC",
+    "TREC_10.label": "http://cogcomp.cs.illinois.edu/Data/QA/QC",
+    "msr_paraphrase_train.txt": "https://s3.amazonaws.com/senteval/senteval_data",
+    "msr_paraphrase_test.txt": "https://s3.amazonaws.com/senteval/senteval_data",
+}
+#: Members of the binary-classification archive: our file → its path inside the zip.
+BINARY_MEMBERS = {
+    "MR": {"rt-polarity.pos": "data/rt10662/rt-polarity.pos", "rt-polarity.neg": "data/rt10662/rt-polarity.neg"},
+    "CR": {"custrev.pos": "data/customerr/custrev.pos", "custrev.neg": "data/customerr/custrev.neg"},
+    "SUBJ": {"subj.subjective": "data/subj/subj.subjective", "subj.objective": "data/subj/subj.objective"},
+    "MPQA": {"mpqa.pos": "data/mpqa/mpqa.pos", "mpqa.neg": "data/mpqa/mpqa.neg"},
+}
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
@@ -93,9 +133,9 @@ def _copy_with_progress(response, out, total: int) -> None:
 # --------------------------------------------------------------------------------------------
 # SentEval
 # --------------------------------------------------------------------------------------------
-def missing_files(folder: Path, part: str) -> list[str]:
-    """The entries of ``REQUIRED[part]`` that ``folder`` lacks (empty: the part is complete)."""
-    return [pattern for pattern in REQUIRED[part] if not any(folder.glob(pattern))]
+def missing_files(folder: Path, part: str, required: dict[str, tuple[str, ...]] = REQUIRED) -> list[str]:
+    """The entries of ``required[part]`` that ``folder`` lacks (empty: the part is complete)."""
+    return [pattern for pattern in required[part] if not any(folder.glob(pattern))]
 
 
 def download_senteval(root: Path, base_url: str, force: bool = False) -> bool:
@@ -124,17 +164,18 @@ def download_senteval(root: Path, base_url: str, force: bool = False) -> bool:
     return ok
 
 
-def _senteval_todo(target: Path, force: bool) -> tuple[list[str], bool]:
+def _senteval_todo(target: Path, force: bool, required: dict[str, tuple[str, ...]] = REQUIRED,
+                   what: str = "senteval") -> tuple[list[str], bool]:
     todo, ok = [], True
-    for part in REQUIRED:
+    for part in required:
         folder = target / part
         if force or not folder.exists():
             todo.append(part)
-        elif missing := missing_files(folder, part):
+        elif missing := missing_files(folder, part, required):
             ok = False
             _say(f"warning: {folder} exists but lacks {', '.join(missing)}; kept it (use --force to replace)")
         else:
-            _say(f"senteval: {folder} present, kept")
+            _say(f"{what}: {folder} present, kept")
     return todo, ok
 
 
@@ -187,6 +228,109 @@ def _install(source: Path, dest: Path) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# SentEval transfer tasks
+# --------------------------------------------------------------------------------------------
+def cat_v(data: bytes) -> bytes:
+    """``cat -v``: control bytes as ``^X`` (DEL ``^?``), bytes ≥ 128 as ``M-`` + the same for the low
+    seven bits; tab and newline unchanged."""
+    out = bytearray()
+    for byte in data:
+        if byte >= 128:
+            out += b"M-"
+            byte -= 128
+        if byte < 32 and byte not in (9, 10):
+            out += b"^" + bytes([byte + 64])
+        elif byte == 127:
+            out += b"^?"
+        else:
+            out.append(byte)
+    return bytes(out)
+
+
+_PTB_RULES = [(re.compile(p), r) for p, r in (
+    (r'^"', "`` "), (r'([ (\[{<])"', r"\1 `` "), (r"\.\.\.", " ... "), (r"([,;:@#$%&])", r" \1 "),
+    (r"([^.])([.])([\])}>\"']*)[ \t]*$", r"\1 \2\3 "), (r"([?!])", r" \1 "), (r"([\][(){}<>])", r" \1 "),
+    (r"--", " -- "), (r"$", " "), (r"^", " "), (r'"', " '' "), (r"([^'])' ", r"\1 ' "),
+    (r"'([sSmMdD]) ", r" '\1 "), (r"'ll ", " 'll "), (r"'re ", " 're "), (r"'ve ", " 've "), (r"n't ", " n't "),
+    (r"'LL ", " 'LL "), (r"'RE ", " 'RE "), (r"'VE ", " 'VE "), (r"N'T ", " N'T "),
+    (r" ([Cc])annot ", r" \1an not "), (r" ([Dd])'ye ", r" \1' ye "), (r" ([Gg])imme ", r" \1im me "),
+    (r" ([Gg])onna ", r" \1on na "), (r" ([Gg])otta ", r" \1ot ta "), (r" ([Ll])emme ", r" \1em me "),
+    (r" ([Mm])ore'n ", r" \1ore 'n "), (r" '([Tt])is ", r" '\1 is "), (r" '([Tt])was ", r" '\1 was "),
+    (r" ([Ww])anna ", r" \1an na "), (r"  +", " "), (r"^ +", ""),
+)]
+
+
+def ptb_tokenize(line: str) -> str:
+    """One line through SentEval's ``tokenizer.sed`` (Robert MacIntyre's Penn Treebank sed script):
+    its substitutions in order, each applied globally (``$``/``^`` ones once)."""
+    for pattern, replacement in _PTB_RULES:
+        line = pattern.sub(replacement, line, count=1 if pattern.pattern in ("$", "^") else 0)
+    return line
+
+
+def _prepare_binary(raw: bytes) -> bytes:
+    """get_transfer_data.bash's ``cat -v FILE | sed -f tokenizer.sed`` (ASCII after ``cat -v``)."""
+    lines = cat_v(raw).decode("ascii").split("\n")
+    tail = lines.pop() if lines and lines[-1] == "" else None
+    return ("\n".join(ptb_tokenize(line) for line in lines) + ("\n" if tail is not None else "")).encode("ascii")
+
+
+def _prepare_trec(raw: bytes) -> bytes:
+    """get_transfer_data.bash's ``sed -e "s/\`//g"`` and ``sed -e "s/'//g"``."""
+    return raw.replace(b"`", b"").replace(b"'", b"")
+
+
+def download_transfer(root: Path, base_url: str | None = None, force: bool = False) -> bool:
+    """Fetch and prepare the transfer tasks into ``root/senteval`` (complete folders kept unless
+    ``force``). ``base_url``: one folder holding every file (default: SentEval's locations).
+    Returns False if an incomplete folder was left in place."""
+    target = root / "senteval"
+    todo, ok = _senteval_todo(target, force, TRANSFER_REQUIRED, "transfer")
+    if not todo:
+        _say(f"transfer: all tasks present in {target}, skipped (use --force to re-download)")
+        return ok
+    target.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".download-", dir=target))
+
+    def get(name: str) -> Path:
+        url = f"{(base_url or TRANSFER_URLS[name]).rstrip('/')}/{name}"
+        _say(f"transfer: downloading {url}")
+        fetch(url, work / name)
+        return work / name
+
+    try:
+        archive = None
+        if any(part in BINARY_MEMBERS for part in todo):
+            archive = get(BINARY_ARCHIVE)
+        for part in todo:
+            prepared = work / "prepared" / part
+            prepared.mkdir(parents=True)
+            for name in TRANSFER_REQUIRED[part]:
+                if part in BINARY_MEMBERS:
+                    data = _prepare_binary(_zip_member(archive, BINARY_MEMBERS[part][name]))
+                else:
+                    data = get(name).read_bytes()
+                    data = _prepare_trec(data) if part == "TREC" else data
+                if not data.strip():
+                    raise LitSrlError(f"{name} for {part} came down empty; rerun, or copy the data by hand into {target / part}")
+                (prepared / name).write_bytes(data)
+        for part in todo:
+            _install(work / "prepared" / part, target / part)
+            _say(f"transfer: installed {target / part}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ok
+
+
+def _zip_member(archive: Path, member: str) -> bytes:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            return zf.read(member)
+    except (zipfile.BadZipFile, KeyError, OSError) as e:
+        raise LitSrlError(f"{archive.name} is not the expected zip archive ({e}); rerun, or copy the data by hand") from e
+
+
+# --------------------------------------------------------------------------------------------
 # Corpus
 # --------------------------------------------------------------------------------------------
 def download_corpus(root: Path, base_url: str, force: bool = False) -> bool:
@@ -220,18 +364,22 @@ def download_corpus(root: Path, base_url: str, force: bool = False) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lit-srl data", description="Download the STS evaluation data and the wiki1m corpus.")
+    parser = argparse.ArgumentParser(prog="lit-srl data", description="Download the STS evaluation data and the wiki1m corpus "
+                                     "(--only transfer: SentEval's transfer tasks).")
     parser.add_argument("command", nargs="?", choices=["download"], default="download")
     parser.add_argument("--data-dir", type=Path, default=None, help=f"data root (default: ${ENV_DATA} or ./data)")
-    parser.add_argument("--only", choices=["senteval", "corpus"], default=None, help="fetch only one of the two")
+    parser.add_argument("--only", choices=["senteval", "corpus", "transfer"], default=None,
+                        help="fetch only one part (default: senteval and corpus; transfer only when asked)")
     parser.add_argument("--base-url-senteval", default=None, help=f"folder URL holding {SENTEVAL_ARCHIVE} (default: ${ENV_SENTEVAL_URL} or SimCSE's)")
     parser.add_argument("--base-url-corpus", default=None, help=f"folder URL holding {WIKI_FILE} (default: ${ENV_CORPUS_URL} or SimCSE's)")
+    parser.add_argument("--base-url-transfer", default=None, help=f"one folder URL holding every transfer-task file "
+                        f"(default: ${ENV_TRANSFER_URL} or the locations of SentEval's get_transfer_data.bash)")
     parser.add_argument("--force", action="store_true", help="re-download and replace what is already there")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``download [--data-dir DIR] [--only senteval|corpus] [--base-url-* URL] [--force]``.
+    """Run ``download [--data-dir DIR] [--only senteval|corpus|transfer] [--base-url-* URL] [--force]``.
 
     Returns 0 on success, 1 if an incomplete folder was left in place; raises LitSrlError on
     download or verification failures.
@@ -243,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "senteval"):
         url = args.base_url_senteval or os.environ.get(ENV_SENTEVAL_URL) or SIMCSE_URL
         ok &= download_senteval(root, url, args.force)
+    if args.only == "transfer":
+        ok &= download_transfer(root, args.base_url_transfer or os.environ.get(ENV_TRANSFER_URL), args.force)
     if args.only in (None, "corpus"):
         url = args.base_url_corpus or os.environ.get(ENV_CORPUS_URL) or SIMCSE_URL
         ok &= download_corpus(root, url, args.force)
