@@ -1,49 +1,106 @@
-"""``build_loss(name, **params)``: every loss by name, with the paper's defaults."""
+"""``build_loss(name, **params)``: every loss by name, with the paper's defaults.
+
+The names and their defaults are the loss presets, ``configs/loss/<name>.yaml`` — the same files
+LightningCLI composes with ``--config`` — read on first use: a preset's ``class_path`` is the class,
+its ``init_args`` the defaults. Each class a preset names is also known by its own name
+(``AssembledLoss`` → ``assembled``, ``InfoNCE`` → ``infonce``) with the class's own defaults, unless a
+preset has that name. Adding a loss is a class (exported by :mod:`lit_srl.losses`) and its preset.
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
-from lit_srl.losses.assembled import SG_OFFICIAL, AssembledLoss
+from lit_srl.errors import LitSrlError
+from lit_srl.losses.assembled import AssembledLoss
 from lit_srl.losses.base import SentenceLoss
 from lit_srl.losses.contrastive import MET, MPT, ArcCon, InfoNCE
 from lit_srl.losses.noncontrastive import MHE, MHS, BarlowTwins, VICReg
+from lit_srl.paths import configs_dir
 
-#: "mod" settings of the released bert-base-uncased scripts (notes §5): λ = 1, in-view gate m = 0.30,
-#: exponential weights τ = 0.05, explicit ratio r.
-_MOD = dict(lambd=1.0, gate="in_view", margin=0.30, explicit_ratio=True)
-_MOD_WEIGHTED = dict(_MOD, exp_weights=True, temperature=0.05)
+#: The order names are listed in (``available_losses``, error messages): the paper's — the
+#: contrastive losses, the assembled one, the non-contrastive ones; a class not here comes after
+#: these, by name. Within a class: its own name first, then its presets by name (ori before mod).
+LISTING_ORDER: tuple[type[SentenceLoss], ...] = (InfoNCE, ArcCon, MPT, MET, AssembledLoss, BarlowTwins, VICReg, MHE, MHS)
 
-#: name -> (class, defaults that differ from the class's own)
-LOSSES: dict[str, tuple[type[SentenceLoss], dict[str, Any]]] = {
-    "infonce": (InfoNCE, {}),
-    "arccon": (ArcCon, {}),
-    "mpt": (MPT, {}),
-    "met": (MET, {}),
-    "assembled": (AssembledLoss, {}),
-    "sg": (AssembledLoss, SG_OFFICIAL),
-    "barlowtwins": (BarlowTwins, {}),
-    "barlowtwins_mod": (BarlowTwins, dict(_MOD_WEIGHTED, ratio=1.5)),
-    "vicreg": (VICReg, {}),
-    "vicreg_mod": (VICReg, dict(_MOD_WEIGHTED, ratio=1.5)),
-    "mhe": (MHE, {}),
-    "mhe_mod": (MHE, dict(_MOD_WEIGHTED, ratio=1.75)),
-    "mhs": (MHS, {}),
-    "mhs_mod": (MHS, dict(_MOD, ratio=1.75)),
-}
+
+def presets_dir() -> Path:
+    """``configs/loss/``: one YAML per preset, ``model: {loss: {class_path, init_args}}``."""
+    return configs_dir() / "loss"
+
+
+def class_name(cls: type) -> str:
+    """A class's registry name: ``AssembledLoss`` → ``assembled``, ``VICReg`` → ``vicreg``."""
+    name = cls.__name__.lower()
+    return name[: -len("loss")] if name.endswith("loss") and name != "loss" else name
+
+
+def read_preset(path: Path) -> tuple[type[SentenceLoss], dict[str, Any]]:
+    """The class and init_args of the preset file ``path``."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))["model"]["loss"]
+        module_name, _, cls_name = spec["class_path"].rpartition(".")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        init_args = dict(spec.get("init_args") or {})
+    except (KeyError, TypeError, AttributeError, ImportError, yaml.YAMLError) as exc:
+        raise LitSrlError(
+            f"loss preset {path} must be model: {{loss: {{class_path: lit_srl.losses.<Class>, init_args: {{…}}}}}} "
+            f"naming an importable class ({type(exc).__name__}: {exc})"
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, SentenceLoss)):
+        raise LitSrlError(f"loss preset {path}: {spec['class_path']} is not a lit_srl.losses.SentenceLoss")
+    return cls, init_args
+
+
+def _listing_key(item: tuple[str, tuple[type, dict]]) -> tuple:
+    name, (cls, _) = item
+    rank = LISTING_ORDER.index(cls) if cls in LISTING_ORDER else len(LISTING_ORDER)
+    return rank, cls.__name__, name != class_name(cls), name
+
+
+class LossRegistry(Mapping):
+    """name → (class, defaults: the preset's init_args; none for a plain class name), read on first use."""
+
+    @functools.cached_property
+    def _entries(self) -> dict[str, tuple[type[SentenceLoss], dict[str, Any]]]:
+        entries = {path.stem: read_preset(path) for path in sorted(presets_dir().glob("*.yaml"))}
+        for cls, _ in list(entries.values()):
+            entries.setdefault(class_name(cls), (cls, {}))
+        return dict(sorted(entries.items(), key=_listing_key))
+
+    def __getitem__(self, name: str) -> tuple[type[SentenceLoss], dict[str, Any]]:
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+#: name -> (class, defaults), in listing order
+LOSSES = LossRegistry()
 
 
 def available_losses() -> tuple[str, ...]:
+    """Every loss name, in listing order: the presets of ``configs/loss/`` and the plain class names."""
     return tuple(LOSSES)
 
 
 def build_loss(name: str, **params: Any) -> SentenceLoss:
     """The loss called ``name`` with ``params`` overriding its defaults.
 
-    Names: infonce, arccon, mpt, met, assembled, sg (the official AssembledLoss configuration),
-    barlowtwins, vicreg, mhe, mhs and their ``*_mod`` forms; ``mod=True`` selects the ``*_mod`` form
-    of a non-contrastive name. Unknown names or parameters raise ValueError listing the valid ones.
+    Names (:func:`available_losses`): infonce, arccon, mpt, met, assembled, sg (the official
+    AssembledLoss configuration), barlowtwins, vicreg, mhe, mhs and their ``*_mod`` forms;
+    ``mod=True`` selects the ``*_mod`` form of a non-contrastive name. Unknown names or parameters
+    raise ValueError listing the valid ones.
     """
     key = str(name).strip().lower().replace("-", "_")
     if key not in LOSSES:
