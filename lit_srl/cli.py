@@ -92,6 +92,11 @@ def cli_class():
             )
             # Every recipe keeps the best checkpoint by STS-B dev Spearman, and last.ckpt to resume
             # (written after every evaluation and on SIGTERM/SIGUSR1).
+            parser.add_argument(
+                "--transfer", type=Optional[str], default=None,
+                help="test, and fit --result: also score SentEval's transfer tasks (transfer, or names: MR,TREC)",
+            )
+            parser.add_argument("--transfer_mode", type=str, default="full", help="transfer classifier settings: full | fast")
             parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
             parser.set_defaults(
                 {
@@ -154,7 +159,17 @@ def cli_class():
                 from lit_srl.sweep.record import finish_run
 
                 finish_run(self.trainer, self.model, self.datamodule, result, self.requested_config, self.argv,
-                           time.perf_counter() - self.fit_started)
+                           time.perf_counter() - self.fit_started, self.config["fit"].get("transfer"),
+                           self.config["fit"].get("transfer_mode"))
+
+        def after_test(self) -> None:
+            tasks = self.config["test"].get("transfer")
+            if tasks and self.trainer.is_global_zero:
+                from lit_srl.sweep.record import transfer_column
+
+                column = transfer_column(self.model.encoder, self.datamodule.data_dir, tasks, self.config["test"].get("transfer_mode"))
+                print(f"transfer ({self.config['test'].get('transfer_mode')} mode), test accuracy ×100: "
+                      + ", ".join(f"{name} {value:.2f}" for name, value in column.items()))
 
     return LitSrlCLI
 

@@ -10,6 +10,10 @@ the same process, and rank 0 writes::
      "train": {"steps", "seconds_per_step", "skipped_steps", "loss_first", "loss_last"},
      "command", "config", "git": {"commit", "dirty"}, "versions", "host", "device", "date"}
 
+With ``--transfer transfer`` (or task names, ``MR,TREC``) the same weights are also scored on
+SentEval's transfer tasks (:mod:`lit_srl.evaluation.transfer`; slower than STS, see
+BENCHMARKS.md) and the record gets ``"transfer": {task: accuracy ×100, …, "avg": …}``.
+
 The monitor means and the dev curve are read back from the run's TensorBoard event files, so a
 run resumed after a crash or a requeue reports its whole history. The same scores go to
 TensorBoard's HPARAMS dashboard (``hp/test_avg``, ``hp/test_stsb``, ``hp/best_dev``) with the
@@ -165,11 +169,24 @@ def log_hparams(log_dir: Path, params: dict, metrics: dict, step: int) -> None:
         writer.close()
 
 
+def transfer_column(encoder, data_dir, tasks: str = "transfer", mode: str = "full") -> dict:
+    """``{task: accuracy ×100, …, "avg": …}`` of ``encoder`` on SentEval's transfer tasks (test
+    accuracy; classifiers on the encoder's device). ``tasks``: ``transfer`` or names (``MR,TREC``)."""
+    from lit_srl.evaluation.command import select_tasks
+    from lit_srl.evaluation.transfer import TransferEvaluator, transfer_average
+
+    _, names = select_tasks(tasks)
+    results = TransferEvaluator.from_data_dir(data_dir, names, mode).evaluate(encoder)
+    return {**{name: 100 * results[name]["accuracy"] for name in names}, "avg": 100 * transfer_average(results)}
+
+
 def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv: list[str],
-               fit_seconds: Optional[float] = None) -> Optional[dict]:
+               fit_seconds: Optional[float] = None, transfer: Optional[str] = None,
+               transfer_mode: str = "full") -> Optional[dict]:
     """Test the best-on-dev weights, log them as TensorBoard hparams, write ``result_path`` (rank 0).
 
     ``fit_seconds``: wall time of this process's ``trainer.fit`` (a resumed run: its last attempt).
+    ``transfer``: also score the transfer tasks (``transfer`` or names), in ``transfer_mode``.
     """
     from lit_srl.analysis.figures import read_logs
 
@@ -232,5 +249,9 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
                       "hp/best_dev": None if best_dev is None else 100 * best_dev}
         log_hparams(Path(logger.log_dir), _flat_hparams(config), {k: v for k, v in hp_metrics.items() if v is not None},
                     int(trainer.global_step))
+    if transfer:
+        start = time.perf_counter()
+        record["transfer"] = transfer_column(model.encoder, datamodule.data_dir, transfer, transfer_mode)
+        record["train"]["transfer_seconds"] = time.perf_counter() - start
     write_json(Path(result_path), record)
     return record
