@@ -18,6 +18,7 @@ import yaml
 from helpers import REPO, fit_args, read_scalars, run_cli
 from lit_srl.cli import main
 from lit_srl.losses import AssembledLoss
+from lit_srl.sweep.spec import load_sweep
 
 SWEEPS = REPO / "configs" / "sweeps"
 
@@ -60,6 +61,12 @@ def resolved(*files: str, overrides: tuple[str, ...] = ()) -> dict:
         except SystemExit as exc:
             assert exc.code in (0, None), f"--print_config exited with {exc.code}"
     return yaml.safe_load(out.getvalue())
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    """Sweep files name their configs relative to the repository root."""
+    monkeypatch.chdir(REPO)
 
 
 def sweep(name: str) -> dict:
@@ -111,29 +118,37 @@ def test_roberta_recipe_differs_in_backbone_head_batch_and_validation_interval()
         assert differ <= {"default_root_dir", "backbone", "head", "batch_size", "val_check_interval"}, section
 
 
-def test_figure1_bert_sweep_composes_each_objective_with_the_papers_settings():
+def objectives(name: str) -> dict[str, tuple[str, ...]]:
+    """A sweep's objective axis as its runs compose it: label → config files (seed 1's runs)."""
+    runs = [run for run in load_sweep(SWEEPS / f"{name}.yaml").runs if run.axes["seed_everything"] == 1]
+    return {run.axes["objective"]: run.configs for run in runs}
+
+
+def test_figure1_bert_sweep_composes_each_objective_with_the_papers_settings(in_repo):
     spec = sweep("paper_figure1_bert_base")
     assert spec["configs"] == ["configs/paper_bert_base.yaml"]
-    assert list(spec["grid"]["objective"]) == list(BERT)
-    assert spec["grid"]["seed_everything"] == [1, 2, 3] and len(grid_points(spec)) == 36
-    for label, files in spec["grid"]["objective"].items():
-        assert files == [f"configs/loss/{label}.yaml", f"configs/paper/bert_base/{label}.yaml"]
+    assert spec["grid"]["seed_everything"] == [1, 2, 3] and len(load_sweep(SWEEPS / "paper_figure1_bert_base.yaml").runs) == 36
+    found = objectives("paper_figure1_bert_base")
+    assert list(found) == list(BERT)
+    for label, files in found.items():
+        assert files == (*spec["configs"], f"configs/loss/{label}.yaml", f"configs/paper/bert_base/{label}.yaml")
         lr, batch, cls, init_args = BERT[label]
-        config = resolved(*spec["configs"], *files)
+        config = resolved(*files)
         assert (config["model"]["lr"], config["data"]["batch_size"]) == (pytest.approx(lr), batch), label
         assert config["model"]["head"] == "linear" and config["trainer"]["gradient_clip_val"] == 1.0
         check_loss(config, cls, init_args)
 
 
-def test_figure1_roberta_sweep_sets_the_roberta_column_over_the_bert_presets():
+def test_figure1_roberta_sweep_sets_the_roberta_column_over_the_bert_presets(in_repo):
     spec = sweep("paper_figure1_roberta_base")
     assert spec["configs"] == ["configs/paper_roberta_base.yaml"]
-    assert list(spec["grid"]["objective"]) == list(ROBERTA)
-    assert spec["grid"]["seed_everything"] == [1, 2, 3] and len(grid_points(spec)) == 24
-    for label, files in spec["grid"]["objective"].items():
-        assert files == [f"configs/loss/{label}.yaml", f"configs/paper/roberta_base/{label}.yaml"]
+    assert spec["grid"]["seed_everything"] == [1, 2, 3] and len(load_sweep(SWEEPS / "paper_figure1_roberta_base.yaml").runs) == 24
+    found = objectives("paper_figure1_roberta_base")
+    assert list(found) == list(ROBERTA)
+    for label, files in found.items():
+        assert files == (*spec["configs"], f"configs/loss/{label}.yaml", f"configs/paper/roberta_base/{label}.yaml")
         lr, cls, init_args = ROBERTA[label]
-        config = resolved(*spec["configs"], *files)
+        config = resolved(*files)
         assert (config["model"]["lr"], config["data"]["batch_size"]) == (pytest.approx(lr), 512), label
         assert config["model"]["head"] == "tanh_linear"
         check_loss(config, cls, init_args)

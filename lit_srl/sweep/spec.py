@@ -15,6 +15,16 @@
         configs: [configs/loss/sg.yaml]
         set: {model.loss.init_args.gd: none, seed_everything: 1}
 
+A file axis may instead glob its files: one point per matching file, labelled by the file's stem,
+loss names in the loss registry's order (the paper's), other labels after them by name::
+
+      objective: {glob: configs/loss/*.yaml, exclude: [sg]}      # every loss preset but sg
+      objective:                                                 # each objective with paper settings
+        glob: configs/paper/bert_base/*.yaml
+        configs:                                                 # default: the matched file
+          - configs/loss/{label}.yaml
+          - configs/paper/bert_base/{label}.yaml
+
 ``grid`` may be a list of such mappings: the union of their products ("one axis at a time" is one
 mapping per axis); a mapping's ``label`` prefixes the names of its runs. A run's name is its
 axis values in order — the file axis's label, ``<last key segment><value>`` for a key axis
@@ -28,6 +38,7 @@ configs are resolved (:mod:`lit_srl.sweep.plan`), before any run starts.
 
 from __future__ import annotations
 
+import glob
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -38,6 +49,7 @@ from lit_srl.errors import LitSrlError
 
 SWEEP_KEYS = ("name", "configs", "set", "grid", "runs")
 RUN_KEYS = ("name", "configs", "set")
+GLOB_KEYS = ("glob", "exclude", "configs")
 #: Short names of key axes in run names.
 SHORT_KEYS = {"seed_everything": "seed"}
 NAME_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]+")
@@ -116,8 +128,37 @@ def _is_file_axis(key: str, values: Any) -> bool:
     return "." not in key and isinstance(values, dict)
 
 
+def _label_order(label: str) -> tuple:
+    from lit_srl.losses import available_losses
+
+    names = available_losses()
+    return (names.index(label), "") if label in names else (len(names), label)
+
+
+def _glob_axis(path: Path, key: str, spec: dict, where: str) -> dict[str, list[str]]:
+    """A file axis ``{glob, exclude, configs}`` as label → config files (see the module docstring)."""
+    where = f"{where}.{key}"
+    bad = [k for k in spec if k not in GLOB_KEYS]
+    if bad or not isinstance(spec["glob"], str):
+        raise LitSrlError(f"{_where(path, where)}: a globbed file axis has keys {', '.join(GLOB_KEYS)} "
+                          f"(glob: a pattern such as configs/loss/*.yaml), got {bad[0] if bad else spec['glob']!r}")
+    files = {Path(f).stem: f for f in sorted(glob.glob(spec["glob"]))}
+    exclude = spec.get("exclude") or []
+    missing = [label for label in exclude if label not in files]
+    if missing:
+        raise LitSrlError(f"{_where(path, where)}: exclude names {missing[0]!r}, which {spec['glob']} does not match")
+    labels = sorted((label for label in files if label not in exclude), key=_label_order)
+    if not labels:
+        raise LitSrlError(f"{_where(path, where)}: {spec['glob']} matches no config file "
+                          "(paths are relative to the folder the command runs in, the repository root)")
+    templates = spec.get("configs")
+    return {label: [t.format(label=label) for t in templates] if templates else [files[label]] for label in labels}
+
+
 def _axis_points(path: Path, key: str, values: Any, where: str) -> list[tuple[str, tuple, tuple, Any]]:
     """An axis as points: (name part, configs, overrides, value)."""
+    if _is_file_axis(key, values) and "glob" in values:
+        values = _glob_axis(path, key, values, where)
     if _is_file_axis(key, values):
         if not values:
             raise LitSrlError(f"{_where(path, where)}: axis {key!r} has no entries")
