@@ -21,7 +21,7 @@ from lit_srl.losses.base import STAT_KEYS, LossOutput, SentenceLoss
 from lit_srl.losses.batch import PairBatch
 from lit_srl.losses.components import PairSims
 from lit_srl.losses.stats import cosine_stats
-from lit_srl.losses.validation import check_choice, check_nonnegative
+from lit_srl.losses.validation import check_choice, check_nonnegative, check_positive
 
 GateMode = Literal["none", "in_view", "cross_view"]
 GATE_MODES = ("none", "in_view", "cross_view")
@@ -56,39 +56,51 @@ def alignment(u: Tensor, v: Tensor) -> Tensor:
 
 
 class NonContrastiveLoss(SentenceLoss):
-    """Gating, gathering and statistics shared by MHE, MHS, VICReg and Barlow Twins.
+    """Settings, gating, gathering and statistics shared by MHE, MHS, VICReg and Barlow Twins.
 
     Subclasses implement ``objective(views) -> (loss, extra stats)``; under DDP it must return a
     per-rank loss whose mean over ranks is the global-batch loss (see ``distributed``).
-    Stats: the cosine keys, plus ``gd_mean`` (fraction of rows kept) when a gate is on.
+    Stats: the cosine keys, plus ``gd_mean`` (fraction of rows kept) when a gate is on,
+    ``w_hardest`` with exponential weights, ``ratio_mean`` with the explicit ratio.
+
+    Args:
+        lambd: weight λ of the uniformity / decorrelation term.
+        gate: the GD switch (module docstring); margin: its m.
+        exp_weights: the W switch, exponential weights at ``temperature`` (objectives without it
+            leave it off).
+        explicit_ratio: the R switch, the alignment term × ``ratio``.
+        gather_across_devices: see :class:`SentenceLoss`.
     """
 
     def __init__(
         self,
         *,
+        lambd: float,
         gate: GateMode = "none",
         margin: float = 0.30,
+        exp_weights: bool = False,
+        temperature: float = 0.05,
         explicit_ratio: bool = False,
         ratio: float = 1.0,
         gather_across_devices: bool = True,
     ) -> None:
         super().__init__(gather_across_devices=gather_across_devices)
+        self.lambd = check_nonnegative("lambd", lambd)
         self.gate = check_choice("gate", gate, GATE_MODES)
         self.margin = check_nonnegative("margin", margin)
+        self.exp_weights = bool(exp_weights)
+        self.temperature = check_positive("temperature", temperature)
         self.explicit_ratio = bool(explicit_ratio)
         self.ratio = check_nonnegative("ratio", ratio)
 
     def objective(self, views: Views) -> tuple[Tensor, dict[str, Tensor]]:  # pragma: no cover
         raise NotImplementedError
 
-    def has_weights(self) -> bool:
-        return False
-
     def stat_keys(self) -> tuple[str, ...]:
         keys = set(COSINE_KEYS)
         if self.gate != "none":
             keys.add("gd_mean")
-        if self.has_weights():
+        if self.exp_weights:
             keys.add("w_hardest")
         if self.explicit_ratio:
             keys.add("ratio_mean")

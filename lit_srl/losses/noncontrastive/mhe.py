@@ -9,7 +9,6 @@ from torch import Tensor
 
 from lit_srl.losses.components import fill_positive
 from lit_srl.losses.noncontrastive.base import GateMode, NonContrastiveLoss, Views, alignment
-from lit_srl.losses.validation import check_nonnegative, check_positive
 
 
 class MHE(NonContrastiveLoss):
@@ -37,18 +36,9 @@ class MHE(NonContrastiveLoss):
         gather_across_devices: bool = True,
     ) -> None:
         super().__init__(
-            gate=gate,
-            margin=margin,
-            explicit_ratio=explicit_ratio,
-            ratio=ratio,
-            gather_across_devices=gather_across_devices,
+            lambd=lambd, gate=gate, margin=margin, exp_weights=exp_weights, temperature=temperature,
+            explicit_ratio=explicit_ratio, ratio=ratio, gather_across_devices=gather_across_devices,
         )
-        self.lambd = check_nonnegative("lambd", lambd)
-        self.exp_weights = bool(exp_weights)
-        self.temperature = check_positive("temperature", temperature)
-
-    def has_weights(self) -> bool:
-        return self.exp_weights
 
     def _uniformity(self, rows: Tensor, cols: Tensor, views: Views) -> tuple[Tensor, Tensor, Tensor]:
         """(LSE over all pairs i>j of the view, per-row LSE_{j≠i} (n,), hardest-negative share)."""

@@ -6,7 +6,6 @@ from torch import Tensor
 
 from lit_srl.losses.components import fill_positive
 from lit_srl.losses.noncontrastive.base import GateMode, NonContrastiveLoss, Views, alignment
-from lit_srl.losses.validation import check_nonnegative
 
 
 def _nearest_distance(rows: Tensor, cols: Tensor, pos: Tensor) -> Tensor:
@@ -39,13 +38,9 @@ class MHS(NonContrastiveLoss):
         gather_across_devices: bool = True,
     ) -> None:
         super().__init__(
-            gate=gate,
-            margin=margin,
-            explicit_ratio=explicit_ratio,
-            ratio=ratio,
+            lambd=lambd, gate=gate, margin=margin, explicit_ratio=explicit_ratio, ratio=ratio,
             gather_across_devices=gather_across_devices,
         )
-        self.lambd = check_nonnegative("lambd", lambd)
 
     def objective(self, views: Views) -> tuple[Tensor, dict[str, Tensor]]:
         near0 = _nearest_distance(views.u, views.v_all.detach(), views.pos)

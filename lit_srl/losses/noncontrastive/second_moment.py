@@ -17,7 +17,6 @@ from torch import Tensor
 
 from lit_srl.losses.components import fill_positive, positive_sim
 from lit_srl.losses.noncontrastive.base import GateMode, NonContrastiveLoss, Views
-from lit_srl.losses.validation import check_nonnegative, check_positive
 
 
 class SecondMomentLoss(NonContrastiveLoss):
@@ -39,18 +38,9 @@ class SecondMomentLoss(NonContrastiveLoss):
         gather_across_devices: bool = True,
     ) -> None:
         super().__init__(
-            gate=gate,
-            margin=margin,
-            explicit_ratio=explicit_ratio,
-            ratio=ratio,
-            gather_across_devices=gather_across_devices,
+            lambd=lambd, gate=gate, margin=margin, exp_weights=exp_weights, temperature=temperature,
+            explicit_ratio=explicit_ratio, ratio=ratio, gather_across_devices=gather_across_devices,
         )
-        self.lambd = check_nonnegative("lambd", lambd)
-        self.exp_weights = bool(exp_weights)
-        self.temperature = check_positive("temperature", temperature)
-
-    def has_weights(self) -> bool:
-        return self.exp_weights
 
     def ori_positive(self, u1: Tensor, u2: Tensor, u1_all: Tensor, u2_all: Tensor, views: Views) -> Tensor:
         raise NotImplementedError  # pragma: no cover
