@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from lit_srl.losses import components as comp
 from lit_srl.losses import (
     MET,
     MHE,
@@ -141,13 +142,7 @@ def test_assembled_loss_with_a_losses_components_reproduces_its_anchor_gradient(
 
 @pytest.mark.parametrize(
     "gd,weight,ratio",
-    list(
-        itertools.product(
-            ["none", "infonce", "arccon", "gate", "gate_euclidean"],
-            ["softmax", "hardest", "hardest_euclidean", "uniform", "power"],
-            ["constant", "arccon", "met"],
-        )
-    ),
+    list(itertools.product(comp.GD, comp.WEIGHT, comp.RATIO)),
 )
 def test_assembled_gradient_is_the_paradigm_formula_for_every_component_choice(gd, weight, ratio):
     loss = AssembledLoss(gd=gd, weight=weight, ratio=ratio, ratio_value=1.3, power=2.0, scale=0.7)

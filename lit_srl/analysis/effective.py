@@ -51,6 +51,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lit_srl.losses.components import hardest_negative
+
 
 @dataclass
 class EffectiveComponents:
@@ -235,7 +237,7 @@ def effective_components(
             share = torch.where(nonzero, fit_in.norm(dim=1) / fit.norm(dim=1).clamp_min(tiny), nan)
         else:
             share = torch.where(nonzero, torch.zeros_like(total), nan)
-        hardest = (u @ v.T).masked_fill(eye, -math.inf).argmax(dim=1)
+        hardest = hardest_negative(u @ v.T, torch.arange(n, device=u.device))[1]
     return EffectiveComponents(
         gd=gd, weight=weight, ratio=ratio, residual=residual, in_view_share=share, cross=cross,
         in_view=in_view_coef, hardest=hardest, defined=defined, loss_gap=loss_gap,

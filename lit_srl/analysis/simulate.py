@@ -3,8 +3,9 @@
 "Towards Better Understanding of Contrastive Sentence Representation Learning: A Unified Paradigm
 for Gradient" studies the gradient ∂L_i/∂u_i = c·GD_i·Σ_{j≠i} W_ij (v_j − R_i v_i) of InfoNCE,
 ArcCon, MPT and MET on synthetic batches given by angles only: one anchor, its positive at angle
-θ_ii and 127 negatives at angles θ_ij (cos s = cos θ, MET's distance d = sqrt(2 − 2 cos θ)).
-Three figures, as the official ``simulation.py`` computes them:
+θ_ii and 127 negatives at angles θ_ij (cos s = cos θ, MET's distance d = sqrt(max(2 − 2 cos θ, 1e-4))).
+Three figures, as the official ``simulation.py`` computes them, GD and R by the losses' own
+component functions (:mod:`lit_srl.losses.components`, on :class:`SampledAnchors`):
 
 * **GD heat-maps** (``gd.csv``, ``gd.png``): θ_ii ~ N(μ_pos, 0.05), θ_ij ~ N(μ_neg, 0.10) (radians),
   μ_pos ∈ [0.05π, 0.5π] × μ_neg ∈ [0.05π, π] on a 100 × 100 grid, 1,000 batches of 128 per point;
@@ -47,6 +48,7 @@ import numpy as np
 import torch
 
 from lit_srl.errors import LitSrlError
+from lit_srl.losses import components as comp
 
 LOSSES = ("infonce", "arccon", "mpt", "met")
 LOSS_TITLES = {"infonce": "InfoNCE", "arccon": "ArcCon", "mpt": "MPT", "met": "MET"}
@@ -119,31 +121,49 @@ def _chunk_points(cfg: SimulationConfig) -> int:
 
 
 # ------------------------------------------------------------------------------- closed forms
-def neg_lse_and_max_(neg_cos: torch.Tensor, temperature: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(LSE_j(cos θ_ij/τ), max_j cos θ_ij) over the last axis, stably; overwrites ``neg_cos``."""
-    cmax = neg_cos.amax(dim=-1)
-    z = neg_cos.sub_(cmax.unsqueeze(-1)).mul_(1.0 / temperature).exp_().sum(dim=-1)
-    return cmax / temperature + torch.log(z), cmax
+class SampledAnchors(comp.AnchorSims):
+    """Anchors of simulated batches given by angles, as the components' GD and R functions read
+    them (:class:`lit_srl.losses.components.AnchorSims`).
+
+    θ_ii (...,) the positive angles and θ_ij (..., K) the negatives' angles, radians; s = cos θ.
+    ``theta_neg`` is overwritten in place (the memory-bound inner loop): it holds
+    cos θ_ij − max_k cos θ_ik, from which the LSE at any τ is computed stably into a work buffer.
+    """
+
+    def __init__(self, theta_pos: torch.Tensor, theta_neg: torch.Tensor) -> None:
+        self.theta_pos = theta_pos
+        self.s_pos = torch.cos(theta_pos)
+        gap = theta_neg.cos_()
+        self.s_hardest = gap.amax(dim=-1)
+        self._gap = gap.sub_(self.s_hardest.unsqueeze(-1))  # cos θ_ij − max_k cos θ_ik ≤ 0
+        self._work: Optional[torch.Tensor] = None
+        self._sums: dict[float, torch.Tensor] = {}
+
+    def shifted_exp_sum(self, temperature: float) -> torch.Tensor:
+        """Σ_j e^{(cos θ_ij − max_k cos θ_ik)/τ} (≥ 1): the inverse of the hardest negative's softmax weight."""
+        if temperature not in self._sums:
+            if self._work is None:
+                self._work = torch.empty_like(self._gap)
+            self._sums[temperature] = torch.mul(self._gap, 1.0 / temperature, out=self._work).exp_().sum(dim=-1)
+        return self._sums[temperature]
+
+    def negative_lse(self, temperature: float) -> torch.Tensor:
+        return self.s_hardest / temperature + torch.log(self.shifted_exp_sum(temperature))
 
 
-def gd_from_angles_(pos: torch.Tensor, neg: torch.Tensor, cfg: SimulationConfig) -> dict[str, torch.Tensor]:
-    """:func:`gd_from_angles` that overwrites ``neg`` (the memory-bound inner loop works in place)."""
-    lse, cmax = neg_lse_and_max_(neg.cos_(), cfg.temperature)
-    pos_cos = torch.cos(pos)
-    t = cfg.temperature
-    d_pos = torch.sqrt((2 - 2 * pos_cos).clamp_min(0))
-    d_neg_min = torch.sqrt((2 - 2 * cmax).clamp_min(0))  # d decreases with cos: min d = d(max cos)
+def gd_of(sims: comp.AnchorSims, cfg: SimulationConfig) -> dict[str, torch.Tensor]:
+    """GD of the four losses, by the losses' own component functions (lit_srl.losses.components)."""
     return {
-        "infonce": torch.sigmoid(lse - pos_cos / t),
-        "arccon": torch.sigmoid(lse - torch.cos(pos + cfg.arc_margin) / t),
-        "mpt": (pos_cos - cmax < cfg.mpt_margin).to(pos.dtype),
-        "met": (d_neg_min - d_pos < cfg.met_margin).to(pos.dtype),
+        "infonce": comp.gd_infonce(sims, cfg.temperature),
+        "arccon": comp.gd_arccon(sims, cfg.temperature, cfg.arc_margin),
+        "mpt": comp.gd_gate(sims, cfg.mpt_margin),
+        "met": comp.gd_gate_euclidean(sims, cfg.met_margin),
     }
 
 
 def gd_from_angles(pos: torch.Tensor, neg: torch.Tensor, cfg: SimulationConfig) -> dict[str, torch.Tensor]:
     """GD of the four losses per batch: angles pos (..., B), neg (..., B, K) -> {loss: (..., B)}."""
-    return gd_from_angles_(pos, neg.clone(), cfg)
+    return gd_of(SampledAnchors(pos, neg.clone()), cfg)
 
 
 def grid_axes(cfg: SimulationConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -164,7 +184,7 @@ def simulate_gd(cfg: SimulationConfig) -> dict[str, np.ndarray]:
         ks = range(start, min(total, start + step))
         points = [(float(mu_pos[k // cfg.grid]), float(mu_neg[k % cfg.grid]), point_seed(cfg.seed, 1, k)) for k in ks]
         pos, neg = _sample_chunk(points, cfg, cfg.pos_std)
-        for name, gd in gd_from_angles_(pos, neg, cfg).items():
+        for name, gd in gd_of(SampledAnchors(pos, neg), cfg).items():
             out[name][ks.start : ks.stop] = gd.double().mean(dim=1).numpy()
     return {name: values.reshape(cfg.grid, cfg.grid) for name, values in out.items()}
 
@@ -179,17 +199,11 @@ def simulate_weight(cfg: SimulationConfig) -> np.ndarray:
         ks = range(start, min(cfg.grid, start + step))
         points = [(cfg.weight_pos_mean, float(mu_neg[k]), point_seed(cfg.seed, 2, k)) for k in ks]
         pos, neg = _sample_chunk(points, cfg, cfg.pos_std)
-        gap = neg.cos_()  # (P, B, K)
-        cmax = gap.amax(dim=-1, keepdim=True)
-        gap.sub_(cmax)  # cos θ_ij − max_k cos θ_ik ≤ 0
-        pos_cos, cmax = torch.cos(pos), cmax.squeeze(-1)
-        work = torch.empty_like(gap)
+        sims = SampledAnchors(pos, neg)
         for a, t in enumerate(cfg.temperatures):
-            z = torch.mul(gap, 1.0 / t, out=work).exp_().sum(dim=-1)  # Σ_j e^{(c_j − c_max)/τ}: (P, B)
-            gd = torch.sigmoid(cmax / t + torch.log(z) - pos_cos / t)
-            keep = (gd >= cfg.gd_threshold).double()
+            keep = (comp.gd_infonce(sims, t) >= cfg.gd_threshold).double()
             count = keep.sum(dim=-1)
-            mean = (keep / z.double()).sum(dim=-1) / count.clamp_min(1)
+            mean = (keep / sims.shifted_exp_sum(t).double()).sum(dim=-1) / count.clamp_min(1)
             out[a, ks.start : ks.stop] = torch.where(count > 0, mean, torch.full_like(mean, float("nan"))).numpy()
     return out
 
@@ -198,19 +212,18 @@ def ratio_maps(cfg: SimulationConfig) -> dict[str, tuple[np.ndarray, np.ndarray,
     """{loss: (R, pos_farther, gd_off)}, each (grid, grid) over [i_pos, i_neg] (θ_ii, θ_ij).
 
     ArcCon: R = sin(θ_ii+u)/sin θ_ii, GD off where 1/(1 + e^{cos(θ_ii+u)/τ}/((B−1) e^{cos θ_ij/τ}))
-    < gd_threshold. MET: R = d_ij/d_ii, GD off where d_ij − d_ii ≥ m (d = sqrt(2 − 2 cos θ)).
+    < gd_threshold. MET: R = d_ij/d_ii, GD off where d_ij − d_ii ≥ m (MET's d).
     """
     mu_pos, mu_neg = grid_axes(cfg)
     tii, tij = np.meshgrid(mu_pos, mu_neg, indexing="ij")
     farther = tii > tij
-    t = cfg.temperature
-    r_arc = np.sin(tii + cfg.arc_margin) / np.sin(tii)
-    logit = np.log(cfg.batch_size - 1) + np.cos(tij) / t - np.cos(tii + cfg.arc_margin) / t
-    gd_arc = 1 / (1 + np.exp(-logit))
-    d_pos, d_neg = np.sqrt(2 - 2 * np.cos(tii)), np.sqrt(2 - 2 * np.cos(tij))
+    negatives = torch.from_numpy(tij)[..., None].repeat(1, 1, cfg.batch_size - 1)  # all at θ_ij
+    sims = SampledAnchors(torch.from_numpy(tii), negatives)
+    gd_arc = comp.gd_arccon(sims, cfg.temperature, cfg.arc_margin).numpy()
+    gd_met = comp.gd_gate_euclidean(sims, cfg.met_margin).numpy()
     return {
-        "arccon": (r_arc, farther, gd_arc < cfg.gd_threshold),
-        "met": (d_neg / d_pos, farther, d_neg - d_pos >= cfg.met_margin),
+        "arccon": (comp.ratio_arccon(sims, cfg.arc_margin).numpy(), farther, gd_arc < cfg.gd_threshold),
+        "met": (comp.ratio_met(sims).numpy(), farther, gd_met == 0),
     }
 
 

@@ -18,13 +18,11 @@ from lit_srl.losses.batch import PairBatch
 from lit_srl.losses.pairwise import ContrastiveLoss
 from lit_srl.losses.validation import check_choice, check_nonnegative, check_positive
 
-GDChoice = Literal["none", "infonce", "arccon", "gate", "gate_euclidean"]
-WeightChoice = Literal["softmax", "hardest", "hardest_euclidean", "uniform", "power"]
-RatioChoice = Literal["constant", "arccon", "met"]
+# The choices are the keys of the tables in components.py (a Literal, so that the CLI lists them).
+GDChoice = Literal[tuple(comp.GD)]  # type: ignore[valid-type]
+WeightChoice = Literal[tuple(comp.WEIGHT)]  # type: ignore[valid-type]
+RatioChoice = Literal[tuple(comp.RATIO)]  # type: ignore[valid-type]
 Reduction = Literal["anchors", "kept"]
-GD_CHOICES = ("none", "infonce", "arccon", "gate", "gate_euclidean")
-WEIGHT_CHOICES = ("softmax", "hardest", "hardest_euclidean", "uniform", "power")
-RATIO_CHOICES = ("constant", "arccon", "met")
 REDUCTIONS = ("anchors", "kept")
 
 #: The official ``sg`` run (paper §3.2, notes §4): both directions summed, each the mean over the
@@ -55,13 +53,12 @@ class AssembledLoss(ContrastiveLoss):
     ∂L/∂u_i = (scale/n) GD_i Σ_{j≠i} W_ij (v_j − R_i v_i). With ``detach_positive=False`` the
     u_i·v_i term also pulls v_i (official sg: with both directions the pull is about 2r).
 
-    Components (the same functions the closed-form losses report):
-        gd: ``none`` (1), ``infonce`` (soft, ``gd_temperature``), ``arccon`` (soft,
-            ``gd_temperature``, ``arc_margin``), ``gate`` (1[s_ii − max_{j≠i} s_ij < gd_margin]),
-            ``gate_euclidean`` (MET's 1[min_{j≠i} d_ij − d_ii < gd_margin]).
-        weight: ``softmax`` over negatives (``weight_temperature``), ``hardest`` one-hot,
-            ``hardest_euclidean`` (MET's one-hot/d), ``uniform``, ``power`` (max(s,1e-4)^power).
-        ratio: ``constant`` (``ratio_value``), ``arccon`` (sin(θ_ii+u)/sin θ_ii), ``met`` (d_ij*/d_ii).
+    Components: ``gd``, ``weight`` and ``ratio`` name entries of the tables
+    :data:`~lit_srl.losses.components.GD`, :data:`~lit_srl.losses.components.WEIGHT` and
+    :data:`~lit_srl.losses.components.RATIO` (each entry's function documents its formula; they
+    are the functions the closed-form losses report). An entry reads the settings it needs:
+    ``gd_temperature``, ``gd_margin``, ``arc_margin`` (ArcCon's u), ``weight_temperature``,
+    ``power`` (max(s,1e-4)^power), ``ratio_value`` (the constant r).
 
     InfoNCE's components with scale = 1/τ (``InfoNCE().as_assembled()``) give InfoNCE's gradient
     with respect to the anchors exactly; likewise ArcCon, MPT (scale 1), MET (scale 1).
@@ -88,9 +85,9 @@ class AssembledLoss(ContrastiveLoss):
         gather_across_devices: bool = True,
     ) -> None:
         super().__init__(symmetric=symmetric, gather_across_devices=gather_across_devices)
-        self.gd = check_choice("gd", gd, GD_CHOICES)
-        self.weight = check_choice("weight", weight, WEIGHT_CHOICES)
-        self.ratio = check_choice("ratio", ratio, RATIO_CHOICES)
+        self.gd = check_choice("gd", gd, tuple(comp.GD))
+        self.weight = check_choice("weight", weight, tuple(comp.WEIGHT))
+        self.ratio = check_choice("ratio", ratio, tuple(comp.RATIO))
         self.reduction = check_choice("reduction", reduction, REDUCTIONS)
         self.gd_temperature = check_positive("gd_temperature", gd_temperature)
         self.gd_margin = check_nonnegative("gd_margin", gd_margin)
@@ -102,43 +99,14 @@ class AssembledLoss(ContrastiveLoss):
         self.detach_positive = bool(detach_positive)
 
     # -------------------------------------------------------------------- components
-    def _gd(self, sims: comp.PairSims) -> Tensor:
-        if self.gd == "infonce":
-            return comp.gd_infonce(sims, self.gd_temperature)
-        if self.gd == "arccon":
-            return comp.gd_arccon(sims, self.gd_temperature, self.arc_margin)
-        if self.gd == "gate":
-            return comp.gd_gate(sims, self.gd_margin)
-        if self.gd == "gate_euclidean":
-            return comp.gd_gate_euclidean(sims, self.gd_margin)
-        return comp.gd_none(sims)
-
-    def _weight(self, sims: comp.PairSims) -> Tensor:
-        if self.weight == "softmax":
-            return comp.weight_softmax(sims, self.weight_temperature)
-        if self.weight == "hardest":
-            return comp.weight_hardest(sims)
-        if self.weight == "hardest_euclidean":
-            return comp.weight_hardest_euclidean(sims)
-        if self.weight == "uniform":
-            return comp.weight_uniform(sims)
-        return comp.weight_power(sims, self.power)
-
-    def _ratio(self, sims: comp.PairSims) -> Tensor:
-        if self.ratio == "arccon":
-            return comp.ratio_arccon(sims, self.arc_margin)
-        if self.ratio == "met":
-            return comp.ratio_met(sims)
-        return comp.ratio_constant(sims, self.ratio_value)
-
     @torch.no_grad()
     def components_of(self, sims: comp.PairSims, with_constant: bool = True) -> Components:
         """GD, W, R and c (for ``reduction="kept"``, c = scale/K: a host sync, skipped in forward)."""
-        gd = self._gd(sims)
+        gd = comp.GD[self.gd](sims, self)
         constant = self.scale
         if self.reduction == "kept" and with_constant:
             constant = self.scale / max(int((gd > 0).sum()), 1)
-        return Components(gd, self._weight(sims), self._ratio(sims), constant)
+        return Components(gd, comp.WEIGHT[self.weight](sims, self), comp.RATIO[self.ratio](sims, self), constant)
 
     # ------------------------------------------------------------------------- loss
     def compute(self, z1: Tensor, z2: Tensor) -> LossOutput:
@@ -174,5 +142,7 @@ class AssembledLoss(ContrastiveLoss):
             per_direction = per_anchor.mean(dim=1)
         else:  # the official mean over the kept anchors' entries: K·M per direction, K over all ranks
             kept = batch.sum_over_ranks((c.gd > 0).view(directions, n).sum(dim=1).to(s.dtype))
+            # Deliberately unlike the official code: a direction that keeps no anchor (K = 0)
+            # contributes 0 (an empty sum), where the official mean over no entries gives NaN.
             per_direction = per_anchor.sum(dim=1) / (kept.clamp_min(1) * n)
         return LossOutput(self.scale * per_direction.mean(), self.direction_stats(sims, c, weight_sums))

@@ -76,7 +76,7 @@ class ArcCon(ContrastiveLoss):
         self.margin = check_nonnegative("margin", margin)
 
     def per_anchor(self, s: Tensor, pos: Tensor) -> Tensor:
-        positive = comp.arc_logit(comp.positive_sim(s, pos), self.margin)
+        positive = comp.arc_logit(comp.safe_angle(comp.positive_sim(s, pos)), self.margin)
         logits = s.scatter(1, pos[:, None], positive[:, None])
         return F.cross_entropy(logits / self.temperature, pos, reduction="none")
 
