@@ -5,6 +5,7 @@ See :mod:`lit_srl.analysis.effective` for the least-squares reading of autograd'
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Union
 
 import lightning as L
@@ -13,7 +14,8 @@ from torch import Tensor
 
 from lit_srl import metric_names as names
 from lit_srl.analysis.effective import effective_components, max_anchors
-from lit_srl.callbacks.gradient_monitor import IntervalCallback, gather_stack
+from lit_srl.callbacks.gradient_monitor import IntervalCallback
+from lit_srl.losses.distributed import stack_over_ranks
 
 KEYS = ("gd_mean", "w_hardest", "ratio_mean", "residual", "in_view_share")
 
@@ -21,8 +23,9 @@ KEYS = ("gd_mean", "w_hardest", "ratio_mean", "residual", "in_view_share")
 class EffectiveComponentMonitor(IntervalCallback):
     """Logs ``grad_eff/{gd_mean, w_hardest, ratio_mean, residual, in_view_share}``.
 
-    Every ``every_n_steps`` optimizer steps (default 50) it takes the last training views (``pl_module.last_views``, (N, H)),
-    draws a random subsample of n anchors (seeded by ``seed`` and the step) and runs
+    Every ``every_n_steps`` optimizer steps (default 50) it takes the step's two views
+    (``outputs["views"]`` of the training step, (N, H) each), draws a random subsample of n
+    anchors (seeded by ``seed`` and the step) and runs
     :func:`~lit_srl.analysis.effective.effective_components` on the loss (``pl_module.loss_fn``)
     with that sub-batch. The least squares is well posed only when the basis of 2n − 1 projected
     vectors fits the tangent space, **H ≥ 2n** (H ≥ n + 1 without ``in_view``), so
@@ -42,6 +45,8 @@ class EffectiveComponentMonitor(IntervalCallback):
             has ``components`` (so grad_eff/gd_mean is comparable with grad/gd_mean), else by 1.
         seed: seed of the anchor subsample.
     """
+
+    needs = ("views",)
 
     def __init__(
         self,
@@ -67,15 +72,18 @@ class EffectiveComponentMonitor(IntervalCallback):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
         return torch.randperm(n, generator=g)[:k].sort().values
 
-    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule, z1: Tensor, z2: Tensor) -> None:
-        idx = self.subsample(z1.shape[0], z1.shape[1], trainer.global_step).to(z1.device)
+    def measure(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Mapping, step: int) -> None:
+        z1, z2 = outputs["views"]
+        idx = self.subsample(z1.shape[0], z1.shape[1], step).to(z1.device)
         result = effective_components(
             pl_module.loss_fn, z1[idx], z2[idx], in_view=self.in_view, normalize_constant=self.normalize_constant
         )
         summary = result.summary()
         local = torch.tensor([summary[k] for k in KEYS], dtype=torch.float64, device=z1.device)
-        gathered = gather_stack(trainer, pl_module, local)  # (W, 5)
+        gathered = stack_over_ranks(local)  # (W, 5)
         finite = torch.isfinite(gathered)
         count = finite.sum(dim=0)
         mean = torch.where(finite, gathered, torch.zeros_like(gathered)).sum(dim=0) / count.clamp_min(1)
-        self.log_scalars(trainer, {names.effective(k): v for k, v, c in zip(KEYS, mean.tolist(), count.tolist()) if c})
+        self.log_scalars(
+            trainer, {names.effective(k): v for k, v, c in zip(KEYS, mean.tolist(), count.tolist()) if c}, step
+        )

@@ -27,15 +27,19 @@ COS_NEG_MEAN = "cos/neg_mean"
 COS_NEG_MAX_MEAN = "cos/neg_max_mean"
 ALIGNMENT = "cos/alignment"
 UNIFORMITY = "cos/uniformity"
-#: mean of e^{−2‖u_i − u_j‖²} per rank; UNIFORMITY is the log of its mean over ranks
-UNIFORMITY_EXP = "cos/uniformity_exp"
 COS_POS_HISTOGRAM = "cos/pos"
 COS_NEG_HISTOGRAM = "cos/neg"
 
 
-def grad(key: str) -> str:
-    """The tag of a gradient component named as in ``LossOutput.stats`` (``gd_mean`` → ``grad/gd_mean``)."""
-    return f"grad/{key}"
+#: The loss's statistics (lit_srl.losses.stats: ``LossOutput.stats``, ``details.means()`` and
+#: ``details.samples()``) → the tags GradientComponentMonitor logs them under (``uniformity``:
+#: the log of the mean over ranks of ``uniformity_exp``).
+LOSS_STATS = {
+    "gd_mean": GD_MEAN, "w_hardest": W_HARDEST, "ratio_mean": RATIO_MEAN,
+    "cos_pos_mean": COS_POS_MEAN, "cos_neg_mean": COS_NEG_MEAN, "cos_neg_max_mean": COS_NEG_MAX_MEAN,
+    "alignment": ALIGNMENT, "uniformity": UNIFORMITY,
+    "cos_pos": COS_POS_HISTOGRAM, "cos_neg": COS_NEG_HISTOGRAM, "gd": GD_HISTOGRAM,
+}
 
 
 def effective(key: str) -> str:

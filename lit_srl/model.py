@@ -89,8 +89,6 @@ class SentenceEmbeddingModule(L.LightningModule):
             freeze_embeddings=freeze_embeddings,
         )
         self.hparams["head"] = self.encoder.head_kind
-        self.last_loss_output = None
-        self.last_views: Optional[tuple[torch.Tensor, torch.Tensor]] = None
         #: the run's resolved YAML config, set by the CLI; stored in checkpoints
         self.run_config: Optional[str] = None
         self._eval_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -117,15 +115,15 @@ class SentenceEmbeddingModule(L.LightningModule):
         if hasattr(datamodule, "set_epoch"):
             datamodule.set_epoch(self.current_epoch)
 
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict, batch_idx: int) -> dict[str, Any]:
+        """The loss of both views, and for the callbacks (``outputs`` of ``on_train_batch_end``):
+        ``stats`` and ``details``, the loss's statistics of the batch (:mod:`lit_srl.losses.stats`),
+        and ``views``, the two views' embeddings (N, H) each, detached."""
         z1, z2 = self.two_views(batch)
         out = self.loss_fn(z1, z2)
-        # Read by the gradient-component callbacks (lit_srl.callbacks) after the step.
-        self.last_loss_output = out
-        self.last_views = (z1.detach(), z2.detach())
         self._loss_finite = bool(torch.isfinite(out.loss.detach()))
         self.log(names.TRAIN_LOSS, out.loss, prog_bar=True, batch_size=z1.size(0))
-        return out.loss
+        return {"loss": out.loss, "stats": out.stats, "details": out.details, "views": (z1.detach(), z2.detach())}
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self._pending_rng is not None:

@@ -59,8 +59,9 @@ def encoder() -> torch.nn.Linear:
     return torch.nn.Linear(D_IN, D_OUT, dtype=torch.float64)
 
 
-def run_case(model: torch.nn.Module, case: str, x1: torch.Tensor, x2: torch.Tensor) -> tuple[dict, torch.Tensor]:
-    """Parameter gradients and loss value of one step on (x1, x2) with the loss of ``case``."""
+def run_case(model: torch.nn.Module, case: str, x1: torch.Tensor, x2: torch.Tensor) -> tuple[dict, torch.Tensor, dict]:
+    """Parameter gradients, loss value and the loss's mean statistics (``stats`` and
+    ``details.means()``) of one step on (x1, x2) with the loss of ``case``."""
     name, params = CASES[case]
     loss = build_loss(name, **params)
     model.zero_grad(set_to_none=True)
@@ -69,7 +70,8 @@ def run_case(model: torch.nn.Module, case: str, x1: torch.Tensor, x2: torch.Tens
     out = loss(z1, z2)
     out.loss.backward()
     inner = getattr(model, "module", model)
-    return {k: p.grad.detach().clone() for k, p in inner.named_parameters()}, out.loss.detach()
+    stats = {**out.stats, **out.details.means()}
+    return {k: p.grad.detach().clone() for k, p in inner.named_parameters()}, out.loss.detach(), stats
 
 
 def main() -> None:

@@ -54,9 +54,9 @@ def ddp_results(tmp_path_factory) -> list[dict]:
 @pytest.mark.parametrize("case", list(worker.CASES))
 def test_ddp_parameter_gradients_equal_the_single_process_gradients_on_the_global_batch(ddp_results, case):
     x1, x2 = worker.global_batch(WORLD_SIZE)
-    want_grads, want_loss = worker.run_case(worker.encoder(), case, x1, x2)
+    want_grads, want_loss, _ = worker.run_case(worker.encoder(), case, x1, x2)
     for rank_results in ddp_results:
-        grads, _ = rank_results[case]
+        grads, _, _ = rank_results[case]
         for name, want in want_grads.items():
             torch.testing.assert_close(grads[name], want, rtol=1e-9, atol=1e-12, msg=f"{case}: {name}")
     mean_loss = torch.stack([r[case][1] for r in ddp_results]).mean()
@@ -64,10 +64,24 @@ def test_ddp_parameter_gradients_equal_the_single_process_gradients_on_the_globa
 
 
 @pytest.mark.ddp
+@pytest.mark.parametrize("case", list(worker.CASES))
+def test_ddp_statistics_averaged_over_ranks_equal_the_single_process_statistics(ddp_results, case):
+    """Each rank's loss describes its anchors against every rank's columns, so the mean over ranks
+    (what the gradient monitor logs) is the statistic of the global batch."""
+    x1, x2 = worker.global_batch(WORLD_SIZE)
+    _, _, want = worker.run_case(worker.encoder(), case, x1, x2)
+    per_rank = [r[case][2] for r in ddp_results]
+    assert all(sorted(stats) == sorted(want) for stats in per_rank)
+    for key, value in want.items():
+        mean = torch.stack([stats[key] for stats in per_rank]).mean()
+        torch.testing.assert_close(mean, value, rtol=1e-9, atol=1e-12, msg=f"{case}: {key}")
+
+
+@pytest.mark.ddp
 def test_without_gathering_each_rank_uses_only_its_local_negatives(ddp_results):
     """Sanity check of the check: the global-batch gradient differs from a local-only one."""
     x1, x2 = worker.global_batch(WORLD_SIZE)
-    want_grads, _ = worker.run_case(worker.encoder(), "infonce", x1, x2)
+    want_grads, _, _ = worker.run_case(worker.encoder(), "infonce", x1, x2)
     n = worker.N_LOCAL
     local = [worker.run_case(worker.encoder(), "infonce", x1[s], x2[s]) for s in (slice(0, n), slice(n, 2 * n))]
     local_mean = (local[0][0]["weight"] + local[1][0]["weight"]) / 2

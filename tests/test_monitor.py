@@ -6,11 +6,11 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from helpers import fit_args, read_scalars, run_cli
-from lit_srl.callbacks.gradient_monitor import batch_statistics
+from lit_srl.callbacks.gradient_monitor import GradientComponentMonitor
 from lit_srl.losses import build_loss
+from lit_srl.metric_names import LOSS_STATS
 
 GRAD_TAGS = ("grad/gd_mean", "grad/w_hardest", "grad/ratio_mean")
 COS_TAGS = ("cos/pos_mean", "cos/neg_mean", "cos/neg_max_mean", "cos/alignment", "cos/uniformity")
@@ -79,45 +79,100 @@ def test_effective_monitor_logs_only_at_its_interval(monitored_run):
     assert all(v < 1e-4 for _, v in scalars["grad_eff/residual"])
 
 
-def test_batch_statistics_agree_with_the_loss_own_statistics():
+class _Logger:
+    """A logger that keeps what it is given: scalars by step and raw histograms."""
+
+    def __init__(self) -> None:
+        self.scalars: dict[int, dict[str, float]] = {}
+        self.histograms: dict[str, dict] = {}
+        self.experiment = self
+
+    def log_metrics(self, metrics, step):
+        self.scalars.setdefault(step, {}).update(metrics)
+
+    def add_histogram_raw(self, tag, global_step, **fields):
+        self.histograms[tag] = dict(fields, step=global_step)
+
+
+class _Trainer:
+    """What the monitors read of a one-process trainer."""
+
+    def __init__(self, log_every_n_steps: int = 1) -> None:
+        self.is_global_zero = True
+        self.loggers = [_Logger()]
+        self.log_every_n_steps = log_every_n_steps
+        self.global_step = 0
+
+
+def _step(monitor, trainer, outputs, module=None) -> None:
+    """One optimizer step as Lightning calls the hooks: before the step, then the batch's end."""
+    monitor.on_before_optimizer_step(trainer, module, None)
+    trainer.global_step += 1
+    monitor.on_train_batch_end(trainer, module, outputs, None, 0)
+
+
+def _outputs(loss, z1, z2) -> dict:
+    out = loss(z1, z2)
+    return {"loss": out.loss.detach(), "stats": out.stats, "details": out.details, "views": (z1, z2)}
+
+
+@pytest.mark.parametrize("name", ["infonce", "met", "sg", "vicreg", "mhe_mod"])
+def test_monitor_logs_exactly_what_the_loss_produced(name):
     torch.manual_seed(0)
-    z1, z2 = torch.randn(16, 24), torch.randn(16, 24)
-    z2 = z1 + 0.7 * z2
-    u, v = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
-    pos = torch.arange(16)
-    for name in ("infonce", "arccon", "mpt", "met"):
-        loss = build_loss(name)
-        stats = loss(z1, z2).stats
-        means, samples = batch_statistics(u, v, u, pos, loss)
-        for key in ("gd_mean", "w_hardest", "ratio_mean"):
-            assert float(means[f"grad/{key}"]) == pytest.approx(float(stats[key]), abs=1e-5), (name, key)
-        for key in ("pos_mean", "neg_mean", "neg_max_mean"):
-            assert float(means[f"cos/{key}"]) == pytest.approx(float(stats[f"cos_{key}"]), abs=1e-5), (name, key)
-        assert samples["cos/neg"].numel() == 16 * 15 and samples["grad/gd"].shape == (16,)
+    z1 = torch.randn(16, 24)
+    z2 = z1 + 0.7 * torch.randn(16, 24)
+    outputs = _outputs(build_loss(name), z1, z2)
+    trainer = _Trainer()
+    monitor = GradientComponentMonitor()
+    monitor.setup(trainer, None, "fit")
+    _step(monitor, trainer, outputs)
+    logger = trainer.loggers[0]
+    means = outputs["details"].means()
+    want = {LOSS_STATS[k]: float(v) for k, v in outputs["stats"].items()}
+    want |= {"cos/alignment": float(means["alignment"]), "cos/uniformity": math.log(float(means["uniformity_exp"]))}
+    assert logger.scalars.keys() == {0}  # the step Lightning gives the batch's train/loss
+    assert logger.scalars[0] == pytest.approx(want, rel=1e-6)
+    samples = outputs["details"].samples()
+    assert {LOSS_STATS[k] for k in samples} == set(logger.histograms)
+    for key, x in samples.items():
+        hist = logger.histograms[LOSS_STATS[key]]
+        assert hist["num"] == x.numel() == sum(hist["bucket_counts"]) and hist["step"] == 0
+        assert hist["min"] == pytest.approx(float(x.min())) and hist["sum"] == pytest.approx(float(x.sum()), rel=1e-5)
+    assert ("grad/gd" in logger.histograms) == (name in ("infonce", "met", "sg"))  # only analytic GD
 
 
-def test_alignment_and_uniformity_follow_wang_and_isola():
-    torch.manual_seed(1)
-    u, v = F.normalize(torch.randn(10, 8, dtype=torch.float64), dim=-1), F.normalize(torch.randn(10, 8, dtype=torch.float64), dim=-1)
-    means, _ = batch_statistics(u, v, u, torch.arange(10))
-    align = sum(float((u[i] - v[i]).norm() ** 2) for i in range(10)) / 10
-    pairs = [math.exp(-2 * float((u[i] - u[j]).norm() ** 2)) for i in range(10) for j in range(10) if i < j]
-    assert float(means["cos/alignment"]) == pytest.approx(align, rel=1e-9)
-    assert math.log(float(means["cos/uniformity_exp"])) == pytest.approx(math.log(sum(pairs) / len(pairs)), rel=1e-9)
+def test_monitor_measures_only_at_its_interval_and_never_asks_for_details_in_between():
+    class CountingDetails:
+        def __init__(self, details):
+            self.details, self.calls = details, 0
+
+        def means(self):
+            self.calls += 1
+            return self.details.means()
+
+        def samples(self):
+            return self.details.samples()
+
+    z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
+    outputs = _outputs(build_loss("infonce"), z1, z2)
+    outputs["details"] = counting = CountingDetails(outputs["details"])
+    trainer = _Trainer(log_every_n_steps=3)
+    monitor = GradientComponentMonitor()
+    monitor.setup(trainer, None, "fit")
+    for _ in range(7):
+        _step(monitor, trainer, outputs)
+    assert sorted(trainer.loggers[0].scalars) == [2, 5] and counting.calls == 2
 
 
-def test_losses_without_components_fall_back_to_their_statistics():
-    torch.manual_seed(2)
-    z1 = torch.randn(8, 16)
-    z2 = z1 + 0.3 * torch.randn(8, 16)
-    loss = build_loss("vicreg_mod")
-    stats = loss(z1, z2).stats
-    u, v = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
-    means, samples = batch_statistics(u, v, u, torch.arange(8), loss, stats)
-    for key in ("gd_mean", "w_hardest", "ratio_mean"):
-        if key in stats:
-            assert float(means[f"grad/{key}"]) == pytest.approx(float(stats[key]))
-    assert "grad/gd" not in samples
+def test_monitor_warns_once_and_logs_nothing_without_the_loss_statistics():
+    trainer = _Trainer()
+    monitor = GradientComponentMonitor()
+    monitor.setup(trainer, None, "fit")
+    with pytest.warns(UserWarning, match="returned no stats") as record:
+        _step(monitor, trainer, {"loss": torch.tensor(1.0)})
+        _step(monitor, trainer, {"loss": torch.tensor(1.0)})
+    assert sum("returned no stats" in str(w.message) for w in record) == 1
+    assert trainer.loggers[0].scalars == {}
 
 
 @pytest.mark.ddp
@@ -144,17 +199,3 @@ def test_monitors_reduce_over_two_gloo_ranks_before_rank_zero_logs(tmp_path, tin
     hists = histograms(tmp_path)
     for tag, count in (("cos/pos", 16), ("cos/neg", 16 * 15), ("grad/gd", 16)):
         assert [e.histogram_value.num for e in hists[tag]] == [count] * 4, tag
-
-
-def test_rank_statistics_averaged_over_ranks_equal_the_global_batch():
-    """The DDP layout (local rows, global columns, positives at rank·n + i) reduced by the mean
-    over ranks gives the single-process statistics of the concatenated batch."""
-    torch.manual_seed(3)
-    z1 = torch.randn(16, 24, dtype=torch.float64)
-    z2 = z1 + 0.6 * torch.randn(16, 24, dtype=torch.float64)
-    u, v = F.normalize(z1, dim=-1), F.normalize(z2, dim=-1)
-    loss = build_loss("arccon")
-    whole, _ = batch_statistics(u, v, u, torch.arange(16), loss)
-    ranks = [batch_statistics(u[r * 8 : (r + 1) * 8], v, u, torch.arange(8) + r * 8, loss)[0] for r in range(2)]
-    for key, value in whole.items():
-        assert float(sum(part[key] for part in ranks) / 2) == pytest.approx(float(value), rel=1e-12), key

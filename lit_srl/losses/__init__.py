@@ -5,6 +5,9 @@ Sentence Representation Learning: A Unified Paradigm for Gradient" (ACL 2024).
     from lit_srl.losses import build_loss
     out = build_loss("arccon")(z1, z2)      # z1, z2: (N, D) raw embeddings of the two views
     out.loss.backward(); out.stats          # {"gd_mean": ..., "w_hardest": ..., ...}
+    out.details.means(); out.details.samples()   # alignment, uniformity; histogram samples (on demand)
+
+GD, W and R choices of the assembled loss are the tables of :mod:`lit_srl.losses.components`.
 
 Every class is importable as ``lit_srl.losses.<Name>`` (its ``__module__``), the path that
 checkpoints and YAML configs store.
@@ -16,6 +19,7 @@ from lit_srl.losses.contrastive import MET, MPT, ArcCon, InfoNCE
 from lit_srl.losses.noncontrastive import MHE, MHS, BarlowTwins, NonContrastiveLoss, SecondMomentLoss, VICReg
 from lit_srl.losses.pairwise import ContrastiveLoss
 from lit_srl.losses.registry import LOSSES, available_losses, build_loss
+from lit_srl.losses.stats import StatDetails
 
 __all__ = [
     "LOSSES",
@@ -35,6 +39,7 @@ __all__ = [
     "NonContrastiveLoss",
     "SecondMomentLoss",
     "SentenceLoss",
+    "StatDetails",
     "VICReg",
     "available_losses",
     "build_loss",

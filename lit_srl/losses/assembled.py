@@ -145,4 +145,5 @@ class AssembledLoss(ContrastiveLoss):
             # Deliberately unlike the official code: a direction that keeps no anchor (K = 0)
             # contributes 0 (an empty sum), where the official mean over no entries gives NaN.
             per_direction = per_anchor.sum(dim=1) / (kept.clamp_min(1) * n)
-        return LossOutput(self.scale * per_direction.mean(), self.direction_stats(sims, c, weight_sums))
+        view0 = Components(c.gd[:n], c.weight[:n], c.ratio[:n], c.constant)  # the stats' direction
+        return self.output(self.scale * per_direction.mean(), sims.rows(n), batch, view0, weight_sums[:n])

@@ -10,11 +10,13 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from lit_srl.losses.stats import StatDetails
 
 #: Every statistic a loss may report; a loss omits those its objective does not define.
 STAT_KEYS = ("gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", "cos_neg_mean", "cos_neg_max_mean")
@@ -22,10 +24,16 @@ STAT_KEYS = ("gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", "cos_neg_mean
 
 @dataclass
 class LossOutput:
-    """``loss``: scalar tensor to backpropagate; ``stats``: detached 0-dim tensors keyed by STAT_KEYS."""
+    """What a loss returns (see :mod:`lit_srl.losses.stats` for the statistics).
+
+    ``loss``: scalar tensor to backpropagate. ``stats``: detached 0-dim tensors keyed by
+    STAT_KEYS, computed in every forward. ``details``: the costlier statistics of the same batch
+    (alignment, uniformity, histogram samples), computed only when asked for.
+    """
 
     loss: Tensor
     stats: dict[str, Tensor] = field(default_factory=dict)
+    details: Optional[StatDetails] = None
 
 
 class Components(NamedTuple):

@@ -8,7 +8,9 @@ import torch
 from torch import Tensor
 
 from lit_srl.losses.base import to_unit
+from lit_srl.losses.components import PairSims
 from lit_srl.losses.distributed import gather_rows, sum_over_ranks, world
+from lit_srl.losses.stats import StatDetails
 
 
 class PairBatch:
@@ -46,7 +48,6 @@ class PairBatch:
     def v_all(self) -> Tensor:
         return self.gather(self.v)
 
-    @property
-    def m(self) -> int:
-        """Global number of rows M."""
-        return self.n * self.world_size
+    def stat_details(self, sims: PairSims, gd: Tensor | None = None) -> StatDetails:
+        """The costlier statistics of this batch's view-0 direction ``sims`` (see :class:`StatDetails`)."""
+        return StatDetails(sims, self.u, self.v, gd, distributed=self.world_size > 1)

@@ -135,6 +135,11 @@ class PairSims(AnchorSims):
         return out.scatter_(1, self.pos[:, None], float("-inf"))
 
     @cached_property
+    def negative_mask(self) -> Tensor:
+        """(n, M) bool, False at the positives."""
+        return torch.ones_like(self.s, dtype=torch.bool).scatter_(1, self.pos[:, None], False)
+
+    @cached_property
     def hardest(self) -> tuple[Tensor, Tensor]:
         """(max_{j≠i} s_ij, argmax)."""
         values, index = self.negatives.max(dim=1)
@@ -143,6 +148,10 @@ class PairSims(AnchorSims):
     @property
     def s_hardest(self) -> Tensor:
         return self.hardest[0]
+
+    def rows(self, count: int) -> PairSims:
+        """The first ``count`` anchors (e.g. the view-0 half of both directions stacked)."""
+        return self if count == self.s.shape[0] else PairSims(self.s[:count], self.pos[:count])
 
     def logits(self, temperature: float) -> Tensor:
         if temperature not in self._logits:

@@ -59,9 +59,14 @@ def gather_rows(x: Tensor) -> Tensor:
     return _GatherRows.apply(x.contiguous())
 
 
+def stack_over_ranks(x: Tensor) -> Tensor:
+    """Every rank's ``x`` (any shape, equal on all ranks) stacked: (W, ...); (1, ...) with one process."""
+    return gather_rows(x.unsqueeze(0))
+
+
 def sum_over_ranks(x: Tensor) -> Tensor:
     """Sum of ``x`` (any shape) over ranks, via :func:`gather_rows` (differentiable)."""
     _, world_size = world()
     if world_size == 1:
         return x
-    return gather_rows(x.unsqueeze(0)).sum(dim=0)
+    return stack_over_ranks(x).sum(dim=0)

@@ -13,15 +13,18 @@ from torch import Tensor
 from lit_srl.losses.base import Components, LossOutput, SentenceLoss, to_unit
 from lit_srl.losses.batch import PairBatch
 from lit_srl.losses.components import PairSims
-from lit_srl.losses.stats import average_stats, component_stats, cosine_stats
+from lit_srl.losses.stats import component_stats, cosine_stats
 
 
 class ContrastiveLoss(SentenceLoss):
     """A loss over anchor rows with analytic components GD, W, R (see :mod:`.components`).
 
     Subclasses implement :meth:`per_anchor` (the closed form, (n,) from S (n, M) and pos (n,)) and
-    :meth:`components_of` (GD, W, R, c from the detached :class:`PairSims`); :meth:`direction` takes
-    the mean of ``per_anchor`` over the local anchors (the DDP rule of :mod:`.distributed`).
+    :meth:`components_of` (GD, W, R, c from the detached :class:`PairSims`); the loss is the mean
+    of ``per_anchor`` over the local anchors (the DDP rule of :mod:`.distributed`).
+
+    Stats (all six keys) and details describe the view-0 → view-1 direction, also with
+    ``symmetric`` (:mod:`.stats`).
 
     Args:
         symmetric: average the loss over both directions (the official code uses one direction).
@@ -40,27 +43,25 @@ class ContrastiveLoss(SentenceLoss):
         raise NotImplementedError
 
     # -- machinery ----------------------------------------------------------------------
-    def direction(self, rows: Tensor, cols: Tensor, batch: PairBatch) -> tuple[Tensor, dict]:
-        """Loss and stats of anchors ``rows`` (n, D) against ``cols`` (M, D), positives at ``batch.pos``."""
-        s = rows @ cols.T
-        loss = self.per_anchor(s, batch.pos).mean()
-        return loss, self.direction_stats(PairSims(s, batch.pos))
-
-    @torch.no_grad()
-    def direction_stats(
-        self, sims: PairSims, c: Components | None = None, weight_sums: Tensor | None = None
-    ) -> dict[str, Tensor]:
-        c = self.components_of(sims) if c is None else c
-        return {**component_stats(c.gd, c.weight, c.ratio, sims, weight_sums), **cosine_stats(sims)}
-
     def compute(self, z1: Tensor, z2: Tensor) -> LossOutput:
         """z1, z2: (N, D) raw embeddings of views 0 and 1 -> LossOutput (scalar loss, 6 stats)."""
         batch = PairBatch(z1, z2, gather=self.gather_across_devices)
-        parts = [self.direction(batch.u, batch.v_all, batch)]
+        s = batch.u @ batch.v_all.T  # (n, M): this rank's view-0 anchors against every view-1 row
+        losses = [self.per_anchor(s, batch.pos).mean()]
         if self.symmetric:
-            parts.append(self.direction(batch.v, batch.u_all, batch))
-        loss = torch.stack([p[0] for p in parts]).mean()
-        return LossOutput(loss, average_stats([p[1] for p in parts]))
+            losses.append(self.per_anchor(batch.v @ batch.u_all.T, batch.pos).mean())
+        return self.output(torch.stack(losses).mean(), PairSims(s, batch.pos), batch)
+
+    @torch.no_grad()
+    def output(
+        self, loss: Tensor, sims: PairSims, batch: PairBatch, c: Components | None = None,
+        weight_sums: Tensor | None = None,
+    ) -> LossOutput:
+        """``loss`` with the statistics of the view-0 direction ``sims`` (n, M) and its components
+        ``c`` (computed from ``sims`` when not given; ``weight_sums`` (n,): Σ_j W_ij if known)."""
+        c = self.components_of(sims) if c is None else c
+        stats = {**component_stats(c.gd, c.weight, c.ratio, sims, weight_sums), **cosine_stats(sims)}
+        return LossOutput(loss, stats, batch.stat_details(sims, gd=c.gd))
 
     @torch.no_grad()
     def components(self, z1: Tensor, z2: Tensor) -> Components:

@@ -110,8 +110,8 @@ class NonContrastiveLoss(SentenceLoss):
     def _keep(self, rows: Tensor, same_all: Tensor, cross: PairSims) -> Tensor:
         """Rows whose gradient the gate keeps: (n,) bool."""
         if self.gate == "in_view":
-            return 1 - PairSims(rows @ same_all.T, cross.pos).hardest[0] < self.margin
-        return cross.s_pos - cross.hardest[0] < self.margin
+            return 1 - PairSims(rows @ same_all.T, cross.pos).s_hardest < self.margin
+        return cross.s_pos - cross.s_hardest < self.margin
 
     def compute(self, z1: Tensor, z2: Tensor) -> LossOutput:
         """z1, z2: (N, D) raw embeddings of views 0 and 1 -> LossOutput."""
@@ -137,4 +137,5 @@ class NonContrastiveLoss(SentenceLoss):
         stats.update(extra)
         if self.explicit_ratio:
             stats["ratio_mean"] = torch.tensor(self.ratio, dtype=u.dtype, device=u.device)
-        return LossOutput(loss, {k: stats[k].detach() for k in STAT_KEYS if k in stats})
+        stats = {k: stats[k].detach() for k in STAT_KEYS if k in stats}
+        return LossOutput(loss, stats, batch.stat_details(cross))
