@@ -115,7 +115,7 @@ def cli_class():
             """This command's resolved config as plain data (without ``config`` and ``ckpt_path``)."""
             import yaml
 
-            dump = yaml.safe_load(self.parser.dump(self.config, skip_none=False, skip_link_targets=False))
+            dump = yaml.safe_load(dump_all(self.parser, self.config))
             config = dump.get(self.subcommand, dump)
             for key in ("config", "ckpt_path"):
                 config.pop(key, None)
@@ -196,6 +196,18 @@ class _ResolveOnly:
 _RESOLVER = None
 
 
+def dump_all(parser, config) -> str:
+    """The YAML of ``config`` with every key, None values and link targets included.
+
+    jsonargparse 4.49 renamed ``dump``'s ``skip_none`` to ``skip_unset`` (the old name warns);
+    ``jsonargparse>=4.27`` is supported, so the name is chosen by what this version takes.
+    """
+    import inspect
+
+    keep_none = "skip_unset" if "skip_unset" in inspect.signature(parser.dump).parameters else "skip_none"
+    return parser.dump(config, skip_link_targets=False, **{keep_none: False})
+
+
 def resolve_fit_config(args: Sequence[str]) -> dict:
     """The resolved config of ``fit ARGS`` (files composed, overrides applied) as plain data.
 
@@ -216,7 +228,7 @@ def resolve_fit_config(args: Sequence[str]) -> dict:
         config = _RESOLVER.config
     else:
         config = _RESOLVER.parser.parse_args(argv)
-    dump = yaml.safe_load(_RESOLVER.parser.dump(config, skip_none=False, skip_link_targets=False))["fit"]
+    dump = yaml.safe_load(dump_all(_RESOLVER.parser, config))["fit"]
     for key in ("config", "ckpt_path", "result"):
         dump.pop(key, None)
     return dump
