@@ -1,6 +1,6 @@
 """Run the benchmarks and collect them into one markdown report (``make bench``).
 
-    python benchmarks/run_all.py --output BENCHMARKS.md [--quick] [--only train,eval,encode,losses,data,sweep]
+    python benchmarks/run_all.py --output BENCHMARKS.md [--quick] [--only train,eval,encode,transfer,losses,data,sweep]
         [--backbone minilm|bert-base|FOLDER] [--data-dir D] [--threads N]
 
 Sections, each run as its own script in a fresh process (its markdown is its standard output):
@@ -9,6 +9,8 @@ Sections, each run as its own script in a fresh process (its markdown is its sta
 - ``eval``   — bench_eval.py: lit_srl's STSEvaluator vs sentence-transformers' evaluator, 7 tasks
 - ``encode`` — bench_encode.py: the one encode path vs sentence-transformers' encode (same sentences,
   same batch size) and in-training STS-B dev validation vs the ``eval`` command
+- ``transfer`` — bench_transfer.py: SentEval transfer evaluation (synthetic stand-ins of the real
+  tasks' sizes) against the 7-task STS evaluation, MiniLM
 - ``losses`` — bench_losses.py: forward+backward cost of every loss vs cross-entropy InfoNCE
 - ``data``   — bench_data.py: StreamingCorpus tokenising throughput and peak RSS, 10k vs 1M lines
 - ``sweep``  — bench_sweep.py: the sweep runner's overhead (wall time outside fit and test)
@@ -33,11 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, header_lines  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("train", "eval", "encode", "losses", "data", "sweep")
+SECTIONS = ("train", "eval", "encode", "transfer", "losses", "data", "sweep")
 TITLES = {
     "train": "Training throughput",
     "eval": "STS evaluation speed",
     "encode": "Encode path",
+    "transfer": "Transfer evaluation speed",
     "losses": "Loss cost (forward + backward, random embeddings)",
     "data": "Streaming data",
     "sweep": "Sweep runner overhead",
@@ -46,6 +49,7 @@ QUICK = {
     "train": ["--steps", "2", "--warmup", "1", "--repeats", "1", "--batch-size", "8", "--max-length", "16"],
     "eval": [],
     "encode": ["--sentences", "256", "--repeats", "1"],
+    "transfer": ["--scale", "0.02", "--mode", "fast", "--tasks", "MR,TREC"],
     "losses": ["--sizes", "64", "--dim", "64", "--repeats", "2"],
     "data": ["--sizes", "1000", "4000", "--workers", "0", "1", "--batch-size", "32"],
     "sweep": ["--quick"],
@@ -73,7 +77,7 @@ def section_command(name: str, args) -> list[str]:
     cmd = [sys.executable, str(HERE / f"bench_{name}.py")]
     if name in ("train", "data") or (name == "sweep" and args.backbone != "bert-base"):  # fit knows no bert-base alias
         cmd += ["--backbone", args.backbone]
-    if name in ("train", "eval", "encode", "data", "sweep"):
+    if name in ("train", "eval", "encode", "transfer", "data", "sweep"):
         cmd += ["--data-dir", str(args.data_dir)]
     if name in ("train", "losses") and args.threads:
         cmd += ["--threads", str(args.threads)]

@@ -8,13 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_root() -> Path:
-    """``$LIT_SRL_DATA`` (CI: ../shared/data), else ../shared/data beside the checkout."""
-    env = os.environ.get("LIT_SRL_DATA")
-    return Path(env).resolve() if env else (REPO.parent / "shared" / "data").resolve()
+from support.helpers import data_root
+from support.slurm_cluster import slurm  # noqa: F401  (the fixture of a real SLURM cluster)
 
 
 def pytest_configure(config) -> None:
@@ -67,8 +62,25 @@ def tiny_bert(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory, tiny_bert, data_dir) -> Path:
     """``last.ckpt`` of a 2-step quickstart fit of the tiny BERT with the avg pooler."""
-    from helpers import fit_args, run_cli
+    from support.helpers import fit_args, run_cli
 
     root = tmp_path_factory.mktemp("tiny_ckpt")
     assert run_cli(fit_args(root, str(tiny_bert), "--model.pooler=avg", steps=2, val_every=2, batch=8)) == 0
     return next(root.rglob("last.ckpt"))
+
+
+@pytest.fixture(scope="session")
+def monitored_run(tmp_path_factory, tiny_bert, data_dir):
+    """A 6-step fit of the tiny BERT (batch 8) with both monitors: every step, effective every 2."""
+    from support.helpers import fit_args, run_cli
+
+    root = tmp_path_factory.mktemp("monitored")
+    args = fit_args(
+        root, str(tiny_bert), "--model.pooler=cls", f"--data.data_dir={data_dir}",
+        # the quickstart recipe already carries the GradientComponentMonitor (every logging step)
+        "--trainer.callbacks+=lit_srl.callbacks.effective_components.EffectiveComponentMonitor",
+        "--trainer.callbacks.init_args.every_n_steps=2",
+        steps=6,
+    )
+    assert run_cli(args) == 0
+    return root

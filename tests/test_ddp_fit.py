@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from helpers import REPO, fit_args, read_scalars
+from support.helpers import REPO, fit_args, read_scalars
 
 pytestmark = pytest.mark.ddp
 DDP = ("trainer/ddp.yaml",)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, fit_args, read_scalars, run_cli
+from support.helpers import REPO, fit_args, read_scalars, run_cli
 
 REFERENCE = Path(__file__).parent / "fixtures" / "fixed_seed_trajectories.json"
 PRESETS = sorted(p.stem for p in (REPO / "configs" / "loss").glob("*.yaml"))

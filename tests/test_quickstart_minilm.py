@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from helpers import fit_args, read_scalars, run_cli
+from support.helpers import fit_args, read_scalars, run_cli
 
 pytestmark = pytest.mark.minilm
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 import torch
 
-from helpers import fit_args, read_scalars, run_cli
-from recorder import read_records
+from support.helpers import fit_args, read_scalars, run_cli
+from support.recorder import read_records
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
@@ -29,7 +29,7 @@ def run_fit(args: list[str], cwd) -> subprocess.CompletedProcess:
 
 def recorded_fit(root, tiny_bert, log, *extra: str, signal_at: int = 0, signal_name: str = "SIGKILL"):
     recorder = (
-        "--trainer.callbacks+=recorder.BatchRecorder",
+        "--trainer.callbacks+=support.recorder.BatchRecorder",
         f"--trainer.callbacks.path={log}",
         f"--trainer.callbacks.signal_at_step={signal_at}",
         f"--trainer.callbacks.signal_name={signal_name}",
@@ -80,7 +80,7 @@ def test_preemption_signal_saves_a_resumable_checkpoint(signal_name, uninterrupt
 
 def test_non_finite_steps_are_skipped_counted_and_stop_the_run(tiny_bert, data_dir, tmp_path, capsys):
     nan_loss = [
-        "--model.loss=nan_loss.NaNEveryStepFrom",
+        "--model.loss=support.nan_loss.NaNEveryStepFrom",
         "--model.loss.start=3",
         "--model.max_consecutive_skips=3",
     ]

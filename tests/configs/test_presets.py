@@ -1,5 +1,5 @@
 """The loss presets, configs/loss/*.yaml, are the one home of a preset: the loss registry, the
-sweeps' objective axes and the preset tests (tests/test_losses.py) derive their lists from them."""
+sweeps' objective axes and the preset tests (tests/losses/test_losses.py) derive their lists from them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO
+from support.helpers import REPO
 from lit_srl import paths
 from lit_srl.losses import InfoNCE, available_losses, build_loss, registry
 from lit_srl.losses.registry import LossRegistry, class_name

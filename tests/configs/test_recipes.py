@@ -19,18 +19,16 @@ Write the references (only at a commit whose configs are the intended ones, and 
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
-import io
 import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import REPO
-from lit_srl.cli import main
+from support.helpers import REPO
+from support.helpers import print_config as print_config_of
 from lit_srl.sweep.spec import load_sweep
 
 FIXTURES = REPO / "tests" / "fixtures" / "resolved_recipes"
@@ -80,14 +78,7 @@ def fixture_name(files: tuple[str, ...]) -> str:
 
 def print_config(*files: str) -> dict:
     """``fit --config configs/F1 … --print_config``, parsed."""
-    args = ["fit", *(a for f in files for a in ("--config", str(CONFIGS / f))), "--print_config"]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        try:
-            main(args)
-        except SystemExit as exc:
-            assert exc.code in (0, None), f"--print_config of {files} exited with {exc.code}"
-    return yaml.safe_load(out.getvalue())
+    return print_config_of(*(f"configs/{f}" for f in files))
 
 
 def reference(path: Path, current):

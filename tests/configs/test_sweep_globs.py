@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import REPO
+from support.helpers import REPO
 from lit_srl.errors import LitSrlError
 from lit_srl.sweep.spec import load_sweep
-from sweep_helpers import write_sweep
+from support.sweep_helpers import write_sweep
 
 LOSS_GLOB = str(REPO / "configs" / "loss" / "*.yaml")
 

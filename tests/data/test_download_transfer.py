@@ -12,7 +12,7 @@ import pytest
 from lit_srl.data.download import TRANSFER_REQUIRED, TRANSFER_URLS, main
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.transfer import TRANSFER_TASKS, load_transfer_tasks
-from test_download import Server
+from support.loopback import Server
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "transfer" / "senteval"
 RAW_MR_POS = b'a charming caf\xe9 comedy.\n"witty," it\'s not.\n'

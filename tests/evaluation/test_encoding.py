@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import REPO, read_scalars, run_cli
+from support.helpers import REPO, read_scalars, run_cli
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.evaluation import STSEvaluator
 from lit_srl.evaluation.encoding import SentenceShard, encode_sentences, sentence_batches, token_counts

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import fit_args, run_cli
+from support.helpers import fit_args, run_cli
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "transfer" / "senteval"
 

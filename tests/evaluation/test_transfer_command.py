@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import data_root
+from support.helpers import data_root
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.command import main, select_tasks
 

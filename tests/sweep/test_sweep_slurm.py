@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_cluster import cancel, job_states, requeue, slurm, submit, wait_for  # noqa: F401  (slurm: fixture)
+from support.slurm_cluster import cancel, requeue, submit, wait_for
 
-from recorder import read_records
-from sweep_helpers import REPO, config, env, recorder_settings, result, sweep_cmd, tiny_settings, write_sweep
+from support.recorder import read_records
+from support.sweep_helpers import REPO, config, env, recorder_settings, result, sweep_cmd, tiny_settings, write_sweep
 
 pytestmark = pytest.mark.slurm
 

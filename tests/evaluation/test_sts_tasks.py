@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import data_root
+from support.helpers import data_root
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation import STSEvaluator, load_task, load_tasks
 from lit_srl.evaluation.tasks import YEARLY_SUBSETS

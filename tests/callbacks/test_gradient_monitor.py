@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from helpers import fit_args, read_scalars, run_cli
+from support.helpers import fit_args, read_scalars
 from lit_srl.callbacks.gradient_monitor import GradientComponentMonitor
 from lit_srl.losses import build_loss
 from lit_srl.metric_names import LOSS_STATS
@@ -15,22 +15,7 @@ from lit_srl.metric_names import LOSS_STATS
 GRAD_TAGS = ("grad/gd_mean", "grad/w_hardest", "grad/ratio_mean")
 COS_TAGS = ("cos/pos_mean", "cos/neg_mean", "cos/neg_max_mean", "cos/alignment", "cos/uniformity")
 EFF_TAGS = tuple(f"grad_eff/{k}" for k in ("gd_mean", "w_hardest", "ratio_mean", "residual", "in_view_share"))
-STEPS = 6
-
-
-@pytest.fixture(scope="session")
-def monitored_run(tmp_path_factory, tiny_bert, data_dir):
-    """A 6-step fit of the tiny BERT (batch 8) with both monitors: every step, effective every 2."""
-    root = tmp_path_factory.mktemp("monitored")
-    args = fit_args(
-        root, str(tiny_bert), "--model.pooler=cls", f"--data.data_dir={data_dir}",
-        # the quickstart recipe already carries the GradientComponentMonitor (every logging step)
-        "--trainer.callbacks+=lit_srl.callbacks.effective_components.EffectiveComponentMonitor",
-        "--trainer.callbacks.init_args.every_n_steps=2",
-        steps=STEPS,
-    )
-    assert run_cli(args) == 0
-    return root
+STEPS = 6  # monitored_run (conftest.py): a 6-step fit
 
 
 def histograms(root):

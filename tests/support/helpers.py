@@ -1,12 +1,20 @@
-"""Helpers shared by the tests: running the CLI in-process and reading TensorBoard event files."""
+"""Helpers shared by the tests: the repository and data root, running the CLI in-process, reading
+TensorBoard event files."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lit_srl.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def data_root() -> Path:
+    """``$LIT_SRL_DATA`` (CI: ../shared/data), else ../shared/data beside the checkout."""
+    env = os.environ.get("LIT_SRL_DATA")
+    return Path(env).resolve() if env else (REPO.parent / "shared" / "data").resolve()
 
 
 def fit_args(
@@ -45,3 +53,21 @@ def read_scalars(root: Path) -> dict[str, list[tuple[int, float]]]:
         for tag in acc.Tags()["scalars"]:
             scalars.setdefault(tag, []).extend((e.step, e.value) for e in acc.Scalars(tag))
     return scalars
+
+
+def print_config(*files: str, overrides: tuple[str, ...] = ()) -> dict:
+    """``fit --config F1 --config F2 … [overrides] --print_config``, parsed (paths relative to the
+    repository)."""
+    import contextlib
+    import io
+
+    import yaml
+
+    args = ["fit", *(a for f in files for a in ("--config", str(REPO / f))), *overrides, "--print_config"]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main(args)
+        except SystemExit as exc:
+            assert exc.code in (0, None), f"--print_config of {files} exited with {exc.code}"
+    return yaml.safe_load(out.getvalue())

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from conftest import data_root
+from support.helpers import data_root
 from lit_srl.data.corpus import (
     StreamingCorpus,
     check_corpus,

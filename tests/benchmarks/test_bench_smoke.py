@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from support.helpers import REPO
 
 
 def test_run_all_quick_writes_train_and_data_tables(tiny_bert, data_dir, tmp_path):

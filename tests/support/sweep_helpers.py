@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[2]
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def config(name: str) -> str:
@@ -39,9 +39,9 @@ def write_sweep(path: Path, body: dict) -> Path:
 
 
 def recorder_settings(log: Path, signal_at: int = 0, signal_name: str = "SIGKILL", once: bool = True) -> dict:
-    """``set:`` entries adding tests/recorder.py's BatchRecorder (and its kill switch) to a run."""
+    """``set:`` entries adding tests/support/recorder.py's BatchRecorder (and its kill switch) to a run."""
     return {
-        "trainer.callbacks+": "recorder.BatchRecorder",
+        "trainer.callbacks+": "support.recorder.BatchRecorder",
         "trainer.callbacks.path": str(log),
         "trainer.callbacks.signal_at_step": signal_at,
         "trainer.callbacks.signal_name": signal_name,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from slurm_cluster import cancel, job_state, requeue, slurm, submit, wait_for  # noqa: F401  (slurm: fixture)
+from support.slurm_cluster import cancel, job_state, requeue, submit, wait_for
 
 pytestmark = pytest.mark.slurm
 

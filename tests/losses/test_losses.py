@@ -10,13 +10,13 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 import yaml
 
+from support.helpers import REPO
 from lit_srl.losses import components as comp
 from lit_srl.losses import (
     MET,
@@ -35,7 +35,6 @@ from lit_srl.losses import (
     build_loss,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 PRESETS = REPO / "configs" / "loss"
 COSINE_KEYS = {"cos_pos_mean", "cos_neg_mean", "cos_neg_max_mean"}
 TOL = dict(rtol=1e-9, atol=1e-10)

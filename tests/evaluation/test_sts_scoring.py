@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from conftest import data_root
+from support.helpers import data_root
 from lit_srl.evaluation import STSEvaluator, STSTask, correlations, gather_shards, paired_cosine, shard
 
 DATA = data_root()

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO
-from helpers import fit_args
+from support.helpers import REPO
+from support.helpers import fit_args
 from lit_srl.checkpoint import check_resumable, lightning_load_error, read_checkpoint
 from lit_srl.cli import main
 from lit_srl.errors import LitSrlError

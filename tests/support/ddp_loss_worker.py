@@ -1,6 +1,6 @@
-"""One rank of the 2-process gloo check in tests/test_losses_ddp.py (also the problem definition).
+"""One rank of the 2-process gloo check in tests/losses/test_losses_ddp.py (also the problem definition).
 
-    python tests/ddp_loss_worker.py --rank R --world-size W --port P --out DIR
+    python tests/support/ddp_loss_worker.py --rank R --world-size W --port P --out DIR
 
 Each rank takes its n-row shard of a fixed global batch, runs a tiny float64 nn.Linear encoder
 wrapped in DistributedDataParallel (one forward of both views, 2n rows, as SimCSE does) and every
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from lit_srl.losses import build_loss  # noqa: E402
 

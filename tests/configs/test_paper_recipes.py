@@ -6,17 +6,14 @@ Configs are resolved with ``fit --print_config`` (nothing is instantiated: no hu
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
 import itertools
 import math
 
 import pytest
 import yaml
 
-from helpers import REPO, fit_args, read_scalars, run_cli
-from lit_srl.cli import main
+from support.helpers import REPO, fit_args, print_config, read_scalars, run_cli
 from lit_srl.losses import AssembledLoss
 from lit_srl.sweep.spec import load_sweep
 
@@ -51,16 +48,7 @@ ROBERTA = {
 }
 
 
-def resolved(*files: str, overrides: tuple[str, ...] = ()) -> dict:
-    """``fit --config F1 --config F2 … --print_config``, parsed (paths relative to the repository)."""
-    args = ["fit", *(a for f in files for a in ("--config", str(REPO / f))), *overrides, "--print_config"]
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        try:
-            main(args)
-        except SystemExit as exc:
-            assert exc.code in (0, None), f"--print_config exited with {exc.code}"
-    return yaml.safe_load(out.getvalue())
+resolved = print_config
 
 
 @pytest.fixture
@@ -192,7 +180,7 @@ def test_clipping_under_bf16_with_the_nan_skip(tiny_bert, data_dir, tmp_path, ca
         "--trainer.gradient_clip_val=1.0",
         "--model.head=linear",
         "--model.pooler=cls",
-        "--model.loss=nan_loss.NaNEveryStepFrom",
+        "--model.loss=support.nan_loss.NaNEveryStepFrom",
         "--model.loss.start=3",
         "--model.max_consecutive_skips=2",
         steps=6,

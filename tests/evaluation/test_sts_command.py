@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from conftest import data_root
+from support.helpers import data_root
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation import STSEvaluator
 from lit_srl.evaluation.command import format_table, load_eval_encoder, main

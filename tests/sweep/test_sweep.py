@@ -15,8 +15,8 @@ from lit_srl.errors import LitSrlError
 from lit_srl.sweep.plan import make_plan
 from lit_srl.sweep.runner import RunLock, SweepRunner
 from lit_srl.sweep.spec import load_sweep
-from recorder import read_records
-from sweep_helpers import (attempts, config, recorder_settings, result, sweep_cmd, sweep_popen, tiny_settings,
+from support.recorder import read_records
+from support.sweep_helpers import (attempts, config, recorder_settings, result, sweep_cmd, sweep_popen, tiny_settings,
                            write_sweep)
 
 
@@ -241,7 +241,7 @@ def test_only_selects_runs_by_name_or_pattern(tmp_path, tiny_bert):
 def test_a_truncated_last_checkpoint_at_resume_is_one_line_naming_it(tmp_path, tiny_checkpoint, tiny_bert, capsys):
     import shutil
 
-    from helpers import fit_args
+    from support.helpers import fit_args
 
     run = tmp_path / "run"
     shutil.copytree(tiny_checkpoint.parents[3], run)

@@ -2,8 +2,7 @@
 
 The cluster is the one ``scripts/local_slurm.sh start`` runs (its slurm.conf in
 ``${LIT_SRL_SLURM_DIR:-/tmp/lit_srl_slurm}``), or any cluster ``$SLURM_CONF`` points at. Tests use
-it with ``from slurm_cluster import slurm, submit, wait_for`` (pytest puts tests/ on sys.path, as
-for ``helpers``). Without a cluster the tests skip, except under CI (``$CI`` set), where they fail.
+it with ``from support.slurm_cluster import slurm, submit, wait_for``. Without a cluster the tests skip, except under CI (``$CI`` set), where they fail.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
 
 # job states that will still change: wait_for waits while any task is in one of them

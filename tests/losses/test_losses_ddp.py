@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import ddp_loss_worker as worker
+from support import ddp_loss_worker as worker
 
 WORLD_SIZE = 2
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from helpers import REPO, fit_args, read_scalars, run_cli
+from support.helpers import REPO, fit_args, read_scalars, run_cli
 from lit_srl.checkpoint import load_encoder
 from lit_srl.cli import lightning_cli
 

@@ -6,7 +6,6 @@ import pytest
 
 from lit_srl.analysis import figures
 from lit_srl.errors import LitSrlError
-from test_monitor import monitored_run  # noqa: F401  (session fixture: a real fit with both monitors)
 
 ALL = ("components", "effective", "cosines", "stsb", "loss", "cos_hist")
 
