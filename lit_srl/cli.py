@@ -200,11 +200,13 @@ def dump_all(parser, config) -> str:
     """The YAML of ``config`` with every key, None values and link targets included.
 
     jsonargparse 4.49 renamed ``dump``'s ``skip_none`` to ``skip_unset`` (the old name warns);
-    ``jsonargparse>=4.27`` is supported, so the name is chosen by what this version takes.
+    ``jsonargparse>=4.27`` is supported, so the name follows the installed version (``dump`` is
+    wrapped by a decorator that hides its signature).
     """
-    import inspect
+    import jsonargparse
 
-    keep_none = "skip_unset" if "skip_unset" in inspect.signature(parser.dump).parameters else "skip_none"
+    version = tuple(int(part) for part in jsonargparse.__version__.split(".")[:2] if part.isdigit())
+    keep_none = "skip_unset" if version >= (4, 49) else "skip_none"
     return parser.dump(config, skip_link_targets=False, **{keep_none: False})
 
 

@@ -158,3 +158,16 @@ def test_missing_sts_folder_is_reported_before_training(tiny_bert, tmp_path, cap
     assert run_cli(args) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: ") and "STSBenchmark" in err and str(tmp_path) in err
+
+
+def test_a_fit_raises_no_warning_from_lit_srl_s_own_code(tiny_bert, data_dir, tmp_path):
+    """Deprecations (torch's all_gather, jsonargparse's skip_none, …) or any other warning whose
+    source line is ours would show here; libraries' own warnings are theirs to fix."""
+    import warnings
+
+    ours = (str(REPO / "lit_srl"), str(REPO / "callbacks"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert run_cli(fit_args(tmp_path, str(tiny_bert), "--model.pooler=cls", steps=3, val_every=3)) == 0
+    from_us = [f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught if w.filename.startswith(ours)]
+    assert not from_us, from_us
