@@ -84,3 +84,12 @@ def monitored_run(tmp_path_factory, tiny_bert, data_dir):
     )
     assert run_cli(args) == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def transfer_root(tmp_path_factory) -> Path:
+    """A data root holding small SentEval transfer-task files (``senteval/MR``, …, written by
+    :func:`support.transfer_fixture.write_transfer_fixture`); tests copy it before changing it."""
+    from support.transfer_fixture import write_transfer_fixture
+
+    return write_transfer_fixture(tmp_path_factory.mktemp("transfer"))

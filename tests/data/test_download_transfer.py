@@ -14,30 +14,29 @@ from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.transfer import TRANSFER_TASKS, load_transfer_tasks
 from support.loopback import Server
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "transfer" / "senteval"
 RAW_MR_POS = b'a charming caf\xe9 comedy.\n"witty," it\'s not.\n'
 ZIP_MEMBERS = {"MR": ("rt10662", "rt-polarity"), "CR": ("customerr", "custrev"), "SUBJ": ("subj", "subj"), "MPQA": ("mpqa", "mpqa")}
 
 
-def binary_zip() -> bytes:
+def binary_zip(transfer_root) -> bytes:
     """datasmall_NB_ACL12.zip's layout: data/<dir>/<file>, raw (untokenised) text."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for task, (folder, _) in ZIP_MEMBERS.items():
             for name in TRANSFER_REQUIRED[task]:
-                data = RAW_MR_POS if name == "rt-polarity.pos" else (FIXTURE / task / name).read_bytes()
+                data = RAW_MR_POS if name == "rt-polarity.pos" else (transfer_root / "senteval" / task / name).read_bytes()
                 zf.writestr(f"data/{folder}/{name}", data)
     return buffer.getvalue()
 
 
 @pytest.fixture
-def served(tmp_path):
+def served(tmp_path, transfer_root):
     root = tmp_path / "served"
     root.mkdir()
-    (root / "datasmall_NB_ACL12.zip").write_bytes(binary_zip())
+    (root / "datasmall_NB_ACL12.zip").write_bytes(binary_zip(transfer_root))
     for part in ("SST/binary", "TREC", "MRPC"):
         for name in TRANSFER_REQUIRED[part]:
-            data = (FIXTURE / part / name).read_bytes()
+            data = (transfer_root / "senteval" / part / name).read_bytes()
             (root / name).write_bytes(data.replace(b"Hamlet", b"`Hamlet'") if name == "train_5500.label" else data)
     server = Server(root)
     yield server
@@ -54,7 +53,7 @@ def test_every_file_comes_from_senteval_script_locations():
     assert TRANSFER_URLS["TREC_10.label"] == "http://cogcomp.cs.illinois.edu/Data/QA/QC"
 
 
-def test_download_builds_the_layout_the_loaders_read(served, tmp_path):
+def test_download_builds_the_layout_the_loaders_read(served, tmp_path, transfer_root):
     data_dir = tmp_path / "data"
     assert download(data_dir, served.url) == 0
     senteval = data_dir / "senteval"
@@ -64,13 +63,13 @@ def test_download_builds_the_layout_the_loaders_read(served, tmp_path):
     assert b"Who wrote Hamlet ?" in (senteval / "TREC" / "train_5500.label").read_bytes()
     for part in ("SST/binary", "MRPC"):
         for name in TRANSFER_REQUIRED[part]:
-            assert (senteval / part / name).read_bytes() == (FIXTURE / part / name).read_bytes()
+            assert (senteval / part / name).read_bytes() == (transfer_root / "senteval" / part / name).read_bytes()
     assert [t.name for t in load_transfer_tasks(data_dir=data_dir)] == list(TRANSFER_TASKS)
     assert sorted(served.requests) == sorted(f"/{name}" for name in TRANSFER_URLS)
     assert [p for p in data_dir.rglob(".*")] == []
 
 
-def test_second_run_skips_and_force_replaces(served, tmp_path, capsys):
+def test_second_run_skips_and_force_replaces(served, tmp_path, capsys, transfer_root):
     data_dir = tmp_path / "data"
     download(data_dir, served.url)
     served.requests.clear()
@@ -78,7 +77,7 @@ def test_second_run_skips_and_force_replaces(served, tmp_path, capsys):
     assert served.requests == [] and "transfer: all tasks present" in capsys.readouterr().out
     (data_dir / "senteval" / "MRPC" / "msr_paraphrase_test.txt").write_text("edited\n")
     assert download(data_dir, served.url, "--force") == 0
-    assert (data_dir / "senteval" / "MRPC" / "msr_paraphrase_test.txt").read_bytes() == (FIXTURE / "MRPC" / "msr_paraphrase_test.txt").read_bytes()
+    assert (data_dir / "senteval" / "MRPC" / "msr_paraphrase_test.txt").read_bytes() == (transfer_root / "senteval" / "MRPC" / "msr_paraphrase_test.txt").read_bytes()
 
 
 def test_only_missing_tasks_are_fetched(served, tmp_path):

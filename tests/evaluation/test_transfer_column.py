@@ -11,14 +11,13 @@ import pytest
 
 from support.helpers import fit_args, run_cli
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "transfer" / "senteval"
 
 
 @pytest.fixture
-def data_root_with_transfer(tmp_path, data_dir) -> Path:
+def data_root_with_transfer(tmp_path, data_dir, transfer_root) -> Path:
     """The real STS/SICK and corpus, plus the transfer fixtures, under one data root."""
     root = tmp_path / "data"
-    shutil.copytree(FIXTURE, root / "senteval")
+    shutil.copytree(transfer_root / "senteval", root / "senteval")
     for part in ("STS", "SICK"):
         (root / "senteval" / part).symlink_to(data_dir / "senteval" / part)
     (root / "corpus").symlink_to(data_dir / "corpus")

@@ -14,7 +14,6 @@ from support.helpers import data_root
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.command import main, select_tasks
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "transfer"
 DATA = data_root()
 
 
@@ -28,9 +27,9 @@ def scores(path: Path) -> dict:
             for k, r in results.items() if k != "meta"}
 
 
-def test_single_tasks_print_a_table_and_write_json_keyed_by_task(tiny_bert, tmp_path, capsys):
+def test_single_tasks_print_a_table_and_write_json_keyed_by_task(tiny_bert, tmp_path, capsys, transfer_root):
     out = tmp_path / "results.json"
-    run_eval(tiny_bert, FIXTURE, "--tasks", "MR,TREC,MRPC", "--transfer-mode", "fast", "--output", str(out))
+    run_eval(tiny_bert, transfer_root, "--tasks", "MR,TREC,MRPC", "--transfer-mode", "fast", "--output", str(out))
     results = json.loads(out.read_text())
     assert set(results) == {"MR", "TREC", "MRPC", "transfer_avg", "meta"}
     for task in ("MR", "TREC", "MRPC"):
@@ -45,17 +44,17 @@ def test_single_tasks_print_a_table_and_write_json_keyed_by_task(tiny_bert, tmp_
     assert "Spearman" not in printed
 
 
-def test_same_seed_same_numbers(tiny_bert, tmp_path):
+def test_same_seed_same_numbers(tiny_bert, tmp_path, transfer_root):
     for name in ("a.json", "b.json"):
-        run_eval(tiny_bert, FIXTURE, "--tasks", "SST2,TREC", "--split", "dev", "--output", str(tmp_path / name))
+        run_eval(tiny_bert, transfer_root, "--tasks", "SST2,TREC", "--split", "dev", "--output", str(tmp_path / name))
     assert scores(tmp_path / "a.json") == scores(tmp_path / "b.json")
     assert json.loads((tmp_path / "a.json").read_text())["meta"]["transfer_score"] == "dev_accuracy"
 
 
 @pytest.mark.skipif(not (DATA / "senteval" / "STS").is_dir(), reason="no SentEval STS data")
-def test_full_is_sts_and_transfer_in_one_json(tiny_bert, tmp_path, capsys):
+def test_full_is_sts_and_transfer_in_one_json(tiny_bert, tmp_path, capsys, transfer_root):
     root = tmp_path / "data" / "senteval"
-    shutil.copytree(FIXTURE / "senteval", root)
+    shutil.copytree(transfer_root / "senteval", root)
     for part in ("STS", "SICK"):
         (root / part).symlink_to(DATA / "senteval" / part)
     out = tmp_path / "full.json"

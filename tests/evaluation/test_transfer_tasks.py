@@ -13,8 +13,6 @@ import pytest
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.transfer import TRANSFER_TASKS, load_transfer_task, load_transfer_tasks
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "transfer"
-SENTEVAL = FIXTURE / "senteval"
 
 
 def senteval_binary(folder: Path, positive: str, negative: str):
@@ -29,24 +27,24 @@ def senteval_binary(folder: Path, positive: str, negative: str):
 
 @pytest.mark.parametrize("name,files", [("MR", ("rt-polarity.pos", "rt-polarity.neg")), ("CR", ("custrev.pos", "custrev.neg")),
                                         ("SUBJ", ("subj.objective", "subj.subjective")), ("MPQA", ("mpqa.pos", "mpqa.neg"))])
-def test_binary_tasks_read_as_senteval_does(name, files):
-    task = load_transfer_task(name, FIXTURE)
-    sentences, labels = senteval_binary(SENTEVAL / name, *files)
+def test_binary_tasks_read_as_senteval_does(name, files, transfer_root):
+    task = load_transfer_task(name, transfer_root)
+    sentences, labels = senteval_binary(transfer_root / "senteval" / name, *files)
     assert task.n_classes == 2 and task.protocol == "inner_kfold" and list(task.splits) == ["all"]
     assert task.splits["all"].sentences == sentences and task.splits["all"].labels.tolist() == labels
     assert task.splits["all"].labels.dtype == np.int64
 
 
-def test_mr_is_latin1_and_subj_objective_is_label_one():
-    mr = load_transfer_task("MR", FIXTURE).splits["all"]
+def test_mr_is_latin1_and_subj_objective_is_label_one(transfer_root):
+    mr = load_transfer_task("MR", transfer_root).splits["all"]
     assert "a charming café comedy ." in mr.sentences
     assert mr.labels[mr.sentences.index("a charming café comedy .")] == 1
-    subj = load_transfer_task("SUBJ", FIXTURE).splits["all"]
+    subj = load_transfer_task("SUBJ", transfer_root).splits["all"]
     assert subj.labels[subj.sentences.index("the film is set in city 3 .")] == 1
 
 
-def test_sst2_has_fixed_splits_in_utf8():
-    task = load_transfer_task("SST2", FIXTURE)
+def test_sst2_has_fixed_splits_in_utf8(transfer_root):
+    task = load_transfer_task("SST2", transfer_root)
     assert list(task.splits) == ["train", "dev", "test"] and task.protocol == "split"
     assert [len(task.splits[s]) for s in ("train", "dev", "test")] == [8, 4, 4]
     train = task.splits["train"]
@@ -55,8 +53,8 @@ def test_sst2_has_fixed_splits_in_utf8():
     assert lengths == sorted(lengths)  # SentEval's order: by words, then label
 
 
-def test_trec_takes_the_coarse_class_and_drops_the_fine_one():
-    task = load_transfer_task("TREC", FIXTURE)
+def test_trec_takes_the_coarse_class_and_drops_the_fine_one(transfer_root):
+    task = load_transfer_task("TREC", transfer_root)
     assert task.n_classes == 6 and task.protocol == "kfold" and [len(task.splits[s]) for s in ("train", "test")] == [30, 6]
     train = task.splits["train"]
     assert train.labels[train.sentences.index("What is a café ?")] == 1  # DESC:def, latin-1
@@ -64,8 +62,8 @@ def test_trec_takes_the_coarse_class_and_drops_the_fine_one():
     assert sorted(set(train.labels.tolist())) == [0, 1, 2, 3, 4, 5]
 
 
-def test_mrpc_skips_the_header_and_keeps_pairs_aligned():
-    task = load_transfer_task("MRPC", FIXTURE)
+def test_mrpc_skips_the_header_and_keeps_pairs_aligned(transfer_root):
+    task = load_transfer_task("MRPC", transfer_root)
     train = task.splits["train"]
     assert len(train) == 10 and len(task.splits["test"]) == 6
     assert not any("Quality" in s or "String" in s for s in train.sentences)
@@ -76,13 +74,13 @@ def test_mrpc_skips_the_header_and_keeps_pairs_aligned():
     assert set(train.sentences2) <= set(task.sentences) and len(task.sentences) == len(set(task.sentences))
 
 
-def test_all_seven_load_in_the_papers_order():
-    assert [t.name for t in load_transfer_tasks(data_dir=FIXTURE)] == list(TRANSFER_TASKS)
+def test_all_seven_load_in_the_papers_order(transfer_root):
+    assert [t.name for t in load_transfer_tasks(data_dir=transfer_root)] == list(TRANSFER_TASKS)
 
 
 @pytest.fixture
-def copy(tmp_path) -> Path:
-    shutil.copytree(FIXTURE, tmp_path / "data")
+def copy(tmp_path, transfer_root) -> Path:
+    shutil.copytree(transfer_root, tmp_path / "data")
     return tmp_path / "data"
 
 
@@ -126,6 +124,6 @@ def test_missing_file_names_it(copy):
         load_transfer_task("MRPC", copy)
 
 
-def test_unknown_task_lists_the_choices():
+def test_unknown_task_lists_the_choices(transfer_root):
     with pytest.raises(LitSrlError, match="valid choices: MR, CR, SUBJ, MPQA, SST2, TREC, MRPC"):
-        load_transfer_task("SST5", FIXTURE)
+        load_transfer_task("SST5", transfer_root)
