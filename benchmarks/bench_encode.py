@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import sys
 import time
 
 import torch
 
-from common import cpu_model
+from common import machine_line, versions
 
 
 def best_of(repeats: int, *runs):
@@ -112,9 +111,6 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
 
-    import sentence_transformers
-    import transformers
-
     from lit_srl.encoder import SentenceEncoder
     from lit_srl.evaluation import STSEvaluator
 
@@ -127,11 +123,10 @@ def main(argv=None) -> int:
 
     n = len(sentences)
     print("## Encode path: throughput and in-training validation (all-MiniLM-L6-v2, avg pooling)\n")
-    print(f"- machine: {cpu_model()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, device {args.device}")
-    print(f"- versions: python {platform.python_version()}, torch {torch.__version__}, transformers "
-          f"{transformers.__version__}, sentence-transformers {sentence_transformers.__version__}")
+    print(f"- machine: {machine_line()}; device {args.device}")
+    print(f"- versions: {', '.join(f'{k} {v}' for k, v in versions().items())}")
     print(f"- command: `python {' '.join([sys.argv[0]] + (argv or sys.argv[1:]))}` (batch size {args.batch_size} "
-          f"everywhere; fastest of {args.repeats} alternating run(s); 1-min load average {os.getloadavg()[0]:.1f} at the end)\n")
+          f"everywhere; fastest of {args.repeats} alternating run(s))\n")
     print(f"Throughput on the same {n} unique sentences (drawn with seed 0 from the seven STS test sets):\n")
     print("| encoder | batches sorted by | wall time (s) | sentences/s |")
     print("|---|---|---:|---:|")

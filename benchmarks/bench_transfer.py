@@ -24,9 +24,8 @@ import time
 import zlib
 from pathlib import Path
 
-import torch
 
-from common import cpu_model
+from common import machine_line
 
 #: The real tasks' sizes (SentEval): rows per split (MRPC: pairs).
 SIZES = {"MR": {"all": 10662}, "CR": {"all": 3775}, "SUBJ": {"all": 10000}, "MPQA": {"all": 10606},
@@ -112,8 +111,7 @@ def main(argv=None) -> int:
             rows.append((task.name, len(sentences), t1 - t0, t2 - t1))
             total += t2 - t0
     print(f"## Transfer evaluation speed: all-MiniLM-L6-v2 (avg), {args.mode} mode, synthetic stand-ins × {args.scale}\n")
-    print(f"- machine: {cpu_model()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()} "
-          f"(the classifiers train on one), load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"- machine: {machine_line()} at the end (the classifiers train on one thread)")
     print(f"- command: `python {' '.join([sys.argv[0]] + (argv or sys.argv[1:]))}`")
     print("- data: **synthetic** stand-ins of the real tasks' sizes × scale (corpus sentences, hashed labels); "
           "STS: the real 7-task suite\n")
