@@ -175,9 +175,9 @@ def transfer_column(encoder, data_dir, tasks: str = "transfer", mode: str = "ful
     from lit_srl.evaluation.command import select_tasks
     from lit_srl.evaluation.transfer import TransferEvaluator, transfer_average
 
-    _, names = select_tasks(tasks)
-    results = TransferEvaluator.from_data_dir(data_dir, names, mode).evaluate(encoder)
-    return {**{name: 100 * results[name]["accuracy"] for name in names}, "avg": 100 * transfer_average(results)}
+    _, task_names = select_tasks(tasks)
+    results = TransferEvaluator.from_data_dir(data_dir, task_names, mode).evaluate(encoder)
+    return {**{name: 100 * results[name]["accuracy"] for name in task_names}, "avg": 100 * transfer_average(results)}
 
 
 def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv: list[str],
