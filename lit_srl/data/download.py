@@ -22,7 +22,7 @@ Hugging Face hub. The layout produced under the data root::
 The zip and MRPC come from Facebook's file host (``dl.fbaipublicfiles.com``); the S3 bucket of
 older copies of the script is gone (SentEval issue #59). ``--base-url-transfer`` (or
 ``$LIT_SRL_TRANSFER_URL``) names a mirror folder holding every file; ``--transfer-tar FILE|URL``
-(or ``$LIT_SRL_TRANSFER_TAR``) takes the tasks, already prepared, from SimCSE's ``senteval.tar``
+(or ``$LIT_SRL_TRANSFER_TAR``) takes the tasks, as SimCSE evaluates them, from its ``senteval.tar``
 (``MR/``, ``CR/``, ``SUBJ/``, ``MPQA/``, ``SST/binary/``, ``TREC/``, ``MRPC/`` beside ``STS/``
 and ``SICK/``) instead.
 
@@ -369,7 +369,7 @@ def _zip_member(archive: Path, member: str) -> bytes:
 
 def _transfer_from_tar(source: str, todo: list[str], work: Path) -> dict[tuple[str, str], bytes]:
     """Every file of ``todo`` from SimCSE's ``senteval.tar`` (a path or a URL), as it holds them:
-    SentEval's ``data/downstream`` already prepared by get_transfer_data.bash (``MR/``, ``CR/``,
+    SentEval's ``data/downstream`` as SimCSE evaluates it, taken as is (``MR/``, ``CR/``,
     ``SUBJ/``, ``MPQA/``, ``SST/binary/``, ``TREC/``, ``MRPC/`` beside ``STS/`` and ``SICK/``, at the
     top of the archive or under one folder)."""
     if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
@@ -450,7 +450,7 @@ of SentEval's current data/downstream/get_transfer_data.bash, prepared as it pre
   train_5500.label, TREC_10.label (TREC)
       {TRANSFER_URLS['TREC_10.label']}
 A mirror: --base-url-transfer URL (or ${ENV_TRANSFER_URL}), one folder holding all of these files.
-Or take the already prepared tasks from SimCSE's senteval.tar: --transfer-tar FILE|URL
+Or take the tasks as SimCSE evaluates them from its senteval.tar: --transfer-tar FILE|URL
 (or ${ENV_TRANSFER_TAR}); --transfer-tar alone fetches {SIMCSE_SENTEVAL_TAR}.""")
     parser.add_argument("command", nargs="?", choices=["download"], default="download")
     parser.add_argument("--data-dir", type=Path, default=None, help=f"data root (default: ${ENV_DATA} or ./data)")

@@ -187,27 +187,27 @@ def test_yearly_task_has_only_a_test_split(tmp_path):
 
 # --- empty evaluation data is an error naming the file, never a task with nothing to score -------
 
-def _write_stsb_dev(root: Path, text: str) -> Path:
-    path = root / "senteval" / "STS" / "STSBenchmark" / "sts-dev.csv"
+def _write_file(root: Path, relative: str, text: str) -> Path:
+    path = root / "senteval" / relative
     path.parent.mkdir(parents=True)
     path.write_text(text, encoding="utf-8")
     return path
 
 
-@pytest.mark.parametrize("text", ["", "\n  \n"])
-def test_an_empty_stsb_file_is_one_line_naming_it(tmp_path, text):
-    path = _write_stsb_dev(tmp_path, text)
+def _write_stsb_dev(root: Path, text: str) -> Path:
+    return _write_file(root, "STS/STSBenchmark/sts-dev.csv", text)
+
+
+@pytest.mark.parametrize("name,relative,text,what", [
+    ("STSBenchmark", "STS/STSBenchmark/sts-dev.csv", "", "sentence pair"),
+    ("STSBenchmark", "STS/STSBenchmark/sts-dev.csv", "\n  \n", "sentence pair"),
+    ("SICKRelatedness", "SICK/SICK_trial.txt", "pair_ID\tsentence_A\tsentence_B\trelatedness_score\n", "sentence pair below its header"),
+])
+def test_a_file_with_no_pair_is_one_line_naming_it(tmp_path, name, relative, text, what):
+    path = _write_file(tmp_path, relative, text)
     with pytest.raises(LitSrlError) as err:
-        load_task("STSBenchmark", "dev", tmp_path)
-    assert str(err.value).startswith(f"{path} holds no sentence pair;") and "\n" not in str(err.value)
-
-
-def test_a_sick_file_with_only_its_header_is_one_line_naming_it(tmp_path):
-    path = tmp_path / "senteval" / "SICK" / "SICK_trial.txt"
-    path.parent.mkdir(parents=True)
-    path.write_text("pair_ID\tsentence_A\tsentence_B\trelatedness_score\n", encoding="utf-8")
-    with pytest.raises(LitSrlError, match=rf"^{path} holds no sentence pair below its header;"):
-        load_task("SICKRelatedness", "dev", tmp_path)
+        load_task(name, "dev", tmp_path)
+    assert str(err.value).startswith(f"{path} holds no {what};") and "\n" not in str(err.value)
 
 
 def test_a_yearly_subset_without_a_gold_score_names_its_gold_file(tmp_path):

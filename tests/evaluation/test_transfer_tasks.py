@@ -185,3 +185,20 @@ def test_a_file_with_no_rows_is_one_line_naming_it(copy, name, relative, content
         load_transfer_task(name, copy)
     message = str(err.value)
     assert message.startswith(f"{path} holds no ") and "data download" in message and "\n" not in message
+
+
+# ------------------------------------------------- what `eval --help` says about them
+def test_eval_help_describes_the_transfer_tasks_modes_and_options(capsys):
+    from lit_srl.evaluation.command import main
+    from lit_srl.evaluation.transfer import MODES
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "transfer tasks" in text.split("options:")[0]  # the description, not only the STS suite
+    assert ", ".join(TRANSFER_TASKS) in text and "data download --only transfer" in text
+    for option in ("--tasks", "--split", "--transfer-mode", "--seed"):
+        assert option in text
+    for mode, settings in MODES.items():
+        assert f"{mode}: {settings.optimizer}, batch {settings.batch_size}, tenacity {settings.tenacity}" in text
+    assert "--mode fasttest" in text and "accuracy" in text
