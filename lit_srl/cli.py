@@ -21,8 +21,8 @@ from lit_srl.errors import LitSrlError
 
 #: lit_srl's own commands: name → (module, function taking the remaining argv, summary).
 TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "data": ("lit_srl.data.download", "main", "fetch the SentEval STS suite and the wiki1m corpus (data download)"),
-    "eval": ("lit_srl.evaluation.command", "main", "STS12-16, STS-B, SICK-R with the SentEval protocol"),
+    "data": ("lit_srl.data.download", "main", "fetch the SentEval STS suite and the wiki1m corpus (data download; --only transfer: the transfer tasks)"),
+    "eval": ("lit_srl.evaluation.command", "main", "STS12-16, STS-B, SICK-R and the transfer tasks (MR … MRPC) with SimCSE's SentEval protocol"),
     "export": ("lit_srl.evaluation.export", "main", "write a checkpoint as a Hugging Face / sentence-transformers folder"),
     "simulate": ("lit_srl.analysis.simulate", "main", "the gradient simulations of the ACL 2024 paper (GD, W, R figures)"),
     "figures": ("lit_srl.analysis.figures", "main", "PNG figures from a run's TensorBoard logs"),

@@ -10,14 +10,21 @@ Hugging Face hub. The layout produced under the data root::
     senteval/SICK                                 SICK_{train,trial,test_annotated}.txt
     corpus/wiki1m_for_simcse.txt                  1M Wikipedia sentences, one per line
 
-``--only transfer`` fetches SentEval's seven transfer tasks from the locations SentEval's own
+``--only transfer`` fetches SentEval's seven transfer tasks from the locations SentEval's current
 ``data/downstream/get_transfer_data.bash`` uses, and prepares them as that script does::
 
     senteval/MR, CR, SUBJ, MPQA    from datasmall_NB_ACL12.zip, each line through ``cat -v`` and
                                   SentEval's Penn-Treebank ``tokenizer.sed`` (:func:`ptb_tokenize`)
     senteval/SST/binary           sentiment-{train,dev,test} (PrincetonML/SIF), as they are
     senteval/TREC                 train_5500.label, TREC_10.label (cogcomp), with ` and ' removed
-    senteval/MRPC                 msr_paraphrase_{train,test}.txt (SentEval's S3 copy), as they are
+    senteval/MRPC                 msr_paraphrase_{train,test}.txt (SentEval's copy), as they are
+
+The zip and MRPC come from Facebook's file host (``dl.fbaipublicfiles.com``); the S3 bucket of
+older copies of the script is gone (SentEval issue #59). ``--base-url-transfer`` (or
+``$LIT_SRL_TRANSFER_URL``) names a mirror folder holding every file; ``--transfer-tar FILE|URL``
+(or ``$LIT_SRL_TRANSFER_TAR``) takes the tasks, as SimCSE evaluates them, from its ``senteval.tar``
+(``MR/``, ``CR/``, ``SUBJ/``, ``MPQA/``, ``SST/binary/``, ``TREC/``, ``MRPC/`` beside ``STS/``
+and ``SICK/``) instead.
 
 Downloads go to a temporary file next to the target, are verified (the archive holds the
 expected folders; the corpus has a non-blank line) and are then moved into place with a rename.
@@ -37,7 +44,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from lit_srl.data.corpus import check_corpus
 from lit_srl.paths import default_data_dir
@@ -47,7 +54,7 @@ SIMCSE_URL = "https://huggingface.co/datasets/princeton-nlp/datasets-for-simcse/
 SENTEVAL_ARCHIVE = "senteval.tar"
 WIKI_FILE = "wiki1m_for_simcse.txt"
 ENV_DATA, ENV_SENTEVAL_URL, ENV_CORPUS_URL = "LIT_SRL_DATA", "LIT_SRL_SENTEVAL_URL", "LIT_SRL_CORPUS_URL"
-ENV_TRANSFER_URL = "LIT_SRL_TRANSFER_URL"
+ENV_TRANSFER_URL, ENV_TRANSFER_TAR = "LIT_SRL_TRANSFER_URL", "LIT_SRL_TRANSFER_TAR"
 
 STS_TASKS = tuple(f"STS/STS{y}-en-test" for y in range(12, 17))
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -68,15 +75,21 @@ TRANSFER_REQUIRED: dict[str, tuple[str, ...]] = {
     "MRPC": ("msr_paraphrase_train.txt", "msr_paraphrase_test.txt"),
 }
 BINARY_ARCHIVE = "datasmall_NB_ACL12.zip"
-#: Where get_transfer_data.bash fetches each file (``--base-url-transfer`` replaces every folder).
+#: SentEval's files on Facebook's public file host (its S3 bucket ``s3.amazonaws.com/senteval`` is
+#: gone: SentEval issue #59, NoSuchBucket; SentEval commit "Move to new S3 URL").
+SENTEVAL_FILES_URL = "https://dl.fbaipublicfiles.com/senteval/senteval_data"
+#: Where SentEval's current get_transfer_data.bash fetches each file (``--base-url-transfer``
+#: replaces every folder).
 TRANSFER_URLS = {
-    BINARY_ARCHIVE: "https://s3.amazonaws.com/senteval/senteval_data",
+    BINARY_ARCHIVE: SENTEVAL_FILES_URL,
     **{f"sentiment-{s}": "https://raw.githubusercontent.com/PrincetonML/SIF/master/data" for s in ("train", "dev", "test")},
     "train_5500.label": "http://cogcomp.cs.illinois.edu/Data/QA/QC",
     "TREC_10.label": "http://cogcomp.cs.illinois.edu/Data/QA/QC",
-    "msr_paraphrase_train.txt": "https://s3.amazonaws.com/senteval/senteval_data",
-    "msr_paraphrase_test.txt": "https://s3.amazonaws.com/senteval/senteval_data",
+    "msr_paraphrase_train.txt": SENTEVAL_FILES_URL,
+    "msr_paraphrase_test.txt": SENTEVAL_FILES_URL,
 }
+#: SimCSE's copy of SentEval's prepared ``data/downstream`` (its SentEval/data/downstream/download_dataset.sh).
+SIMCSE_SENTEVAL_TAR = f"{SIMCSE_URL}/{SENTEVAL_ARCHIVE}"
 #: Members of the binary-classification archive: our file → its path inside the zip.
 BINARY_MEMBERS = {
     "MR": {"rt-polarity.pos": "data/rt10662/rt-polarity.pos", "rt-polarity.neg": "data/rt10662/rt-polarity.neg"},
@@ -96,16 +109,17 @@ def _say(message: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Fetching
 # --------------------------------------------------------------------------------------------
-def fetch(url: str, dest: Path) -> None:
-    """Download ``url`` into the (new) file ``dest``, printing progress; LitSrlError on failure."""
-    fix = f"check the network connection and the URL, or copy the data by hand into {dest.parent}"
+def fetch(url: str, dest: Path, what: str | None = None, fix: str | None = None) -> None:
+    """Download ``url`` into the (new) file ``dest``, printing progress; on failure one LitSrlError
+    line: ``what`` (the data it is for), the URL, the reason and ``fix`` (default: check the network)."""
+    fix = fix or f"check the network connection and the URL, or copy the data by hand into {dest.parent}"
     try:
         request = urllib.request.Request(url, headers={"User-Agent": "lit-srl"})
         with urllib.request.urlopen(request, timeout=_TIMEOUT_S) as response, open(dest, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)
             _copy_with_progress(response, out, total)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
-        raise LitSrlError(f"could not download {url} ({_reason(e)}); {fix}") from e
+        raise LitSrlError(f"{what + ': ' if what else ''}could not download {url} ({_reason(e)}); {fix}") from e
 
 
 def _reason(e: Exception) -> str:
@@ -232,13 +246,14 @@ def _install(source: Path, dest: Path) -> None:
 # --------------------------------------------------------------------------------------------
 def cat_v(data: bytes) -> bytes:
     """``cat -v``: control bytes as ``^X`` (DEL ``^?``), bytes ≥ 128 as ``M-`` + the same for the low
-    seven bits; tab and newline unchanged."""
+    seven bits; tab and newline unchanged (only as themselves: 0x89 and 0x8A are ``M-^I``, ``M-^J``)."""
     out = bytearray()
     for byte in data:
-        if byte >= 128:
+        high = byte >= 128
+        if high:
             out += b"M-"
             byte -= 128
-        if byte < 32 and byte not in (9, 10):
+        if byte < 32 and (high or byte not in (9, 10)):
             out += b"^" + bytes([byte + 64])
         elif byte == 127:
             out += b"^?"
@@ -249,7 +264,7 @@ def cat_v(data: bytes) -> bytes:
 
 _PTB_RULES = [(re.compile(p), r) for p, r in (
     (r'^"', "`` "), (r'([ (\[{<])"', r"\1 `` "), (r"\.\.\.", " ... "), (r"([,;:@#$%&])", r" \1 "),
-    (r"([^.])([.])([\])}>\"']*)[ \t]*$", r"\1 \2\3 "), (r"([?!])", r" \1 "), (r"([\][(){}<>])", r" \1 "),
+    (r"([^.])([.])([\])}>\"']*) *$", r"\1 \2\3 "), (r"([?!])", r" \1 "), (r"([\][(){}<>])", r" \1 "),
     (r"--", " -- "), (r"$", " "), (r"^", " "), (r'"', " '' "), (r"([^'])' ", r"\1 ' "),
     (r"'([sSmMdD]) ", r" '\1 "), (r"'ll ", " 'll "), (r"'re ", " 're "), (r"'ve ", " 've "), (r"n't ", " n't "),
     (r"'LL ", " 'LL "), (r"'RE ", " 'RE "), (r"'VE ", " 'VE "), (r"N'T ", " N'T "),
@@ -262,7 +277,8 @@ _PTB_RULES = [(re.compile(p), r) for p, r in (
 
 def ptb_tokenize(line: str) -> str:
     """One line through SentEval's ``tokenizer.sed`` (Robert MacIntyre's Penn Treebank sed script):
-    its substitutions in order, each applied globally (``$``/``^`` ones once)."""
+    its substitutions in order, each applied globally (``$``/``^`` ones once). The final-period rule
+    drops trailing spaces only, as the sed's ``[ ]*$`` does (a trailing tab stays)."""
     for pattern, replacement in _PTB_RULES:
         line = pattern.sub(replacement, line, count=1 if pattern.pattern in ("$", "^") else 0)
     return line
@@ -280,9 +296,20 @@ def _prepare_trec(raw: bytes) -> bytes:
     return raw.replace(b"`", b"").replace(b"'", b"")
 
 
-def download_transfer(root: Path, base_url: str | None = None, force: bool = False) -> bool:
+def _task_names(parts) -> str:
+    """Folders under ``senteval/`` → the task names users know (``SST/binary`` is SST2)."""
+    return ", ".join("SST2" if part == "SST/binary" else part for part in parts)
+
+
+def _mirror_hint(name: str) -> str:
+    return (f"point --base-url-transfer (or ${ENV_TRANSFER_URL}) at a mirror folder holding {name}, "
+            f"or take the tasks from SimCSE's senteval.tar with --transfer-tar")
+
+
+def download_transfer(root: Path, base_url: str | None = None, force: bool = False, tar: str | None = None) -> bool:
     """Fetch and prepare the transfer tasks into ``root/senteval`` (complete folders kept unless
-    ``force``). ``base_url``: one folder holding every file (default: SentEval's locations).
+    ``force``). ``base_url``: one folder holding every file (default: SentEval's locations);
+    ``tar``: a path or URL of SimCSE's ``senteval.tar`` to take the prepared tasks from instead.
     Returns False if an incomplete folder was left in place."""
     target = root / "senteval"
     todo, ok = _senteval_todo(target, force, TRANSFER_REQUIRED, "transfer")
@@ -291,28 +318,15 @@ def download_transfer(root: Path, base_url: str | None = None, force: bool = Fal
         return ok
     target.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".download-", dir=target))
-
-    def get(name: str) -> Path:
-        url = f"{(base_url or TRANSFER_URLS[name]).rstrip('/')}/{name}"
-        _say(f"transfer: downloading {url}")
-        fetch(url, work / name)
-        return work / name
-
     try:
-        archive = None
-        if any(part in BINARY_MEMBERS for part in todo):
-            archive = get(BINARY_ARCHIVE)
+        files = _transfer_from_tar(tar, todo, work) if tar else _transfer_from_sources(base_url, todo, work)
         for part in todo:
             prepared = work / "prepared" / part
             prepared.mkdir(parents=True)
             for name in TRANSFER_REQUIRED[part]:
-                if part in BINARY_MEMBERS:
-                    data = _prepare_binary(_zip_member(archive, BINARY_MEMBERS[part][name]))
-                else:
-                    data = get(name).read_bytes()
-                    data = _prepare_trec(data) if part == "TREC" else data
+                data = files[part, name]
                 if not data.strip():
-                    raise LitSrlError(f"{name} for {part} came down empty; rerun, or copy the data by hand into {target / part}")
+                    raise LitSrlError(f"{_task_names([part])}: {name} came down empty; rerun, or copy the data by hand into {target / part}")
                 (prepared / name).write_bytes(data)
         for part in todo:
             _install(work / "prepared" / part, target / part)
@@ -322,12 +336,72 @@ def download_transfer(root: Path, base_url: str | None = None, force: bool = Fal
     return ok
 
 
+def _transfer_from_sources(base_url: str | None, todo: list[str], work: Path) -> dict[tuple[str, str], bytes]:
+    """Every file of ``todo`` from get_transfer_data.bash's locations (or the mirror ``base_url``),
+    prepared as that script prepares it: ``(part, file) → bytes``."""
+
+    def get(name: str, parts) -> Path:
+        url = f"{(base_url or TRANSFER_URLS[name]).rstrip('/')}/{name}"
+        _say(f"transfer: downloading {url}")
+        fetch(url, work / name, what=_task_names(parts), fix=_mirror_hint(name))
+        return work / name
+
+    files = {}
+    binary = [part for part in todo if part in BINARY_MEMBERS]
+    archive = get(BINARY_ARCHIVE, binary) if binary else None
+    for part in todo:
+        for name in TRANSFER_REQUIRED[part]:
+            if part in BINARY_MEMBERS:
+                files[part, name] = _prepare_binary(_zip_member(archive, BINARY_MEMBERS[part][name]))
+            else:
+                data = get(name, [part]).read_bytes()
+                files[part, name] = _prepare_trec(data) if part == "TREC" else data
+    return files
+
+
 def _zip_member(archive: Path, member: str) -> bytes:
     try:
         with zipfile.ZipFile(archive) as zf:
             return zf.read(member)
     except (zipfile.BadZipFile, KeyError, OSError) as e:
-        raise LitSrlError(f"{archive.name} is not the expected zip archive ({e}); rerun, or copy the data by hand") from e
+        raise LitSrlError(f"{archive.name} is not the expected zip archive ({e}); rerun, {_mirror_hint(archive.name)}") from e
+
+
+def _transfer_from_tar(source: str, todo: list[str], work: Path) -> dict[tuple[str, str], bytes]:
+    """Every file of ``todo`` from SimCSE's ``senteval.tar`` (a path or a URL), as it holds them:
+    SentEval's ``data/downstream`` as SimCSE evaluates it, taken as is (``MR/``, ``CR/``,
+    ``SUBJ/``, ``MPQA/``, ``SST/binary/``, ``TREC/``, ``MRPC/`` beside ``STS/`` and ``SICK/``, at the
+    top of the archive or under one folder)."""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", source):
+        archive = work / SENTEVAL_ARCHIVE
+        _say(f"transfer: downloading {source}")
+        fetch(source, archive, what=_task_names(todo),
+              fix=f"give --transfer-tar (or ${ENV_TRANSFER_TAR}) a local copy or another URL, or drop it to use SentEval's locations")
+    else:
+        archive = Path(os.path.expanduser(source))
+        if not archive.is_file():
+            raise LitSrlError(f"--transfer-tar {source}: no such file; give the path or URL of SimCSE's senteval.tar")
+        _say(f"transfer: reading {archive}")
+    try:
+        with tarfile.open(archive) as tar:
+            members = {str(PurePosixPath(m.name)): m for m in tar.getmembers() if m.isfile()}
+            prefix = _tar_prefix(members)
+            wanted = {(part, name): f"{prefix}{part}/{name}" for part in todo for name in TRANSFER_REQUIRED[part]}
+            if missing := [path for path in wanted.values() if path not in members]:
+                raise LitSrlError(f"{source} lacks {', '.join(missing)}; it is not SimCSE's senteval.tar "
+                                  f"({SIMCSE_SENTEVAL_TAR}); give that file, or drop --transfer-tar")
+            return {key: tar.extractfile(members[path]).read() for key, path in wanted.items()}
+    except (tarfile.TarError, OSError) as e:
+        raise LitSrlError(f"{source} is not a readable tar archive ({e}); give SimCSE's senteval.tar, or drop --transfer-tar") from e
+
+
+def _tar_prefix(members) -> str:
+    """The folder of the archive holding the SentEval tasks (``""`` at the top, else ``"x/…/"``):
+    the shortest one before any ``<task folder>/<file>`` of :data:`TRANSFER_REQUIRED`."""
+    tails = [f"{part}/{name}" for part, names in TRANSFER_REQUIRED.items() for name in names]
+    prefixes = [path[: -len(tail)] for path in members for tail in tails
+                if path == tail or path.endswith("/" + tail)]
+    return min(prefixes, key=len, default="")
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,27 +438,45 @@ def download_corpus(root: Path, base_url: str, force: bool = False) -> bool:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lit-srl data", description="Download the STS evaluation data and the wiki1m corpus "
-                                     "(--only transfer: SentEval's transfer tasks).")
+    parser = argparse.ArgumentParser(
+        prog="lit-srl data", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Download the STS evaluation data and the wiki1m corpus (--only transfer: SentEval's transfer tasks).",
+        epilog=f"""transfer tasks (--only transfer): MR, CR, SUBJ, MPQA, SST2, TREC and MRPC from the locations
+of SentEval's current data/downstream/get_transfer_data.bash, prepared as it prepares them:
+  {BINARY_ARCHIVE} (MR, CR, SUBJ, MPQA), msr_paraphrase_{{train,test}}.txt (MRPC)
+      {SENTEVAL_FILES_URL}
+  sentiment-{{train,dev,test}} (SST2)
+      {TRANSFER_URLS['sentiment-train']}
+  train_5500.label, TREC_10.label (TREC)
+      {TRANSFER_URLS['TREC_10.label']}
+A mirror: --base-url-transfer URL (or ${ENV_TRANSFER_URL}), one folder holding all of these files.
+Or take the tasks as SimCSE evaluates them from its senteval.tar: --transfer-tar FILE|URL
+(or ${ENV_TRANSFER_TAR}); --transfer-tar alone fetches {SIMCSE_SENTEVAL_TAR}.""")
     parser.add_argument("command", nargs="?", choices=["download"], default="download")
     parser.add_argument("--data-dir", type=Path, default=None, help=f"data root (default: ${ENV_DATA} or ./data)")
     parser.add_argument("--only", choices=["senteval", "corpus", "transfer"], default=None,
                         help="fetch only one part (default: senteval and corpus; transfer only when asked)")
     parser.add_argument("--base-url-senteval", default=None, help=f"folder URL holding {SENTEVAL_ARCHIVE} (default: ${ENV_SENTEVAL_URL} or SimCSE's)")
     parser.add_argument("--base-url-corpus", default=None, help=f"folder URL holding {WIKI_FILE} (default: ${ENV_CORPUS_URL} or SimCSE's)")
-    parser.add_argument("--base-url-transfer", default=None, help=f"one folder URL holding every transfer-task file "
-                        f"(default: ${ENV_TRANSFER_URL} or the locations of SentEval's get_transfer_data.bash)")
+    parser.add_argument("--base-url-transfer", default=None, metavar="URL", help=f"a mirror: one folder URL holding every transfer-task "
+                        f"file (default: ${ENV_TRANSFER_URL} or the locations of SentEval's get_transfer_data.bash)")
+    parser.add_argument("--transfer-tar", nargs="?", const=SIMCSE_SENTEVAL_TAR, default=None, metavar="FILE|URL",
+                        help=f"take the transfer tasks from SimCSE's senteval.tar, a local file or a URL (default: ${ENV_TRANSFER_TAR}; "
+                        f"without a value: SimCSE's copy on the Hugging Face hub)")
     parser.add_argument("--force", action="store_true", help="re-download and replace what is already there")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``download [--data-dir DIR] [--only senteval|corpus|transfer] [--base-url-* URL] [--force]``.
+    """Run ``download [--data-dir DIR] [--only senteval|corpus|transfer] [--base-url-* URL]
+    [--transfer-tar [FILE|URL]] [--force]``.
 
     Returns 0 on success, 1 if an incomplete folder was left in place; raises LitSrlError on
     download or verification failures.
     """
     args = build_parser().parse_args(argv)
+    if args.transfer_tar and args.only != "transfer":
+        raise LitSrlError("--transfer-tar gives the transfer tasks; add --only transfer")
     root = Path(os.path.expanduser(str(args.data_dir or default_data_dir())))
     _say(f"data root {root.resolve()}")
     ok = True
@@ -392,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         url = args.base_url_senteval or os.environ.get(ENV_SENTEVAL_URL) or SIMCSE_URL
         ok &= download_senteval(root, url, args.force)
     if args.only == "transfer":
-        ok &= download_transfer(root, args.base_url_transfer or os.environ.get(ENV_TRANSFER_URL), args.force)
+        base_url = args.base_url_transfer or os.environ.get(ENV_TRANSFER_URL)
+        tar = args.transfer_tar or (None if args.base_url_transfer else os.environ.get(ENV_TRANSFER_TAR))
+        ok &= download_transfer(root, base_url, args.force, tar)
     if args.only in (None, "corpus"):
         url = args.base_url_corpus or os.environ.get(ENV_CORPUS_URL) or SIMCSE_URL
         ok &= download_corpus(root, url, args.force)

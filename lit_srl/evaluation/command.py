@@ -1,4 +1,5 @@
-"""``python -m lit_srl eval``: score a model on the STS suite, print the table, write JSON.
+"""``python -m lit_srl eval``: score a model on the STS suite and/or the transfer tasks, print the
+table, write JSON.
 
     python -m lit_srl eval --model minilm --pooler avg --output results.json
     python -m lit_srl eval --model minilm --pooler avg --tasks transfer   # MR … MRPC (slower)
@@ -229,16 +230,55 @@ def _version() -> str:
         return getattr(sys.modules.get("lit_srl"), "__version__", "unknown")
 
 
+def _mode_line(name: str) -> str:
+    m = MODES[name]
+    return (f"{m.optimizer}, batch {m.batch_size}, tenacity {m.tenacity}, epoch size {m.epoch_size}, "
+            f"{m.folds} folds")
+
+
+def _epilog() -> str:
+    """``eval --help``'s account of the tasks, splits and transfer modes (from the constants)."""
+    dev = ", ".join(parse_tasks(None, "dev"))
+    return f"""tasks (--tasks: comma-separated task names, or one of the sets {' | '.join(TASK_SETS)}):
+  sts       {', '.join(TASKS)}
+            (the default; with --split dev or train: {dev}).
+            Cosine similarity of the two sentences' embeddings against the gold scores: Spearman
+            (and Pearson), STS12-16 over all their subsets together ('all'), as SimCSE reports them.
+  transfer  {', '.join(TRANSFER_TASKS)} (SimCSE's --task_set transfer).
+            A logistic regression on the frozen embeddings, accuracy: MR, CR, SUBJ, MPQA by
+            k-fold cross-validation with the L2 chosen inside each fold; SST2 on its train/dev/test;
+            TREC and MRPC on train/test with the L2 chosen by cross-validation on train (MRPC on
+            [|u - v|, u * v]). Data: python -m lit_srl data download --only transfer.
+  full      both (SimCSE's --task_set full).
+
+splits and transfer modes (SimCSE's --mode):
+  --split test   STS test sets; transfer test accuracy, full classifier          (--mode test)
+  --split dev    STS-B and SICK-R dev; transfer dev / cross-validation accuracy,
+                 fast classifier                                                 (--mode dev)
+  --split test --transfer-mode fast                                              (--mode fasttest)
+  --split train  STS-B and SICK-R train (no transfer task)
+  full: {_mode_line("full")}
+  fast: {_mode_line("fast")}
+
+output: a table ×100 (STS: Spearman, Pearson, pairs; transfer: accuracy, test size, avg); --output
+writes JSON keyed by task: STS {{"spearman", "pearson", "n_pairs", …}}, "avg"; transfer
+{{"accuracy", "dev_accuracy", "n_test", …}} (fractions), "transfer_avg"; and "meta"."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lit_srl eval",
-        description="Score a model on the SentEval STS suite (cosine, Spearman; STS12-16 'all').",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score a model on SentEval's STS suite (cosine similarity, Spearman) and/or its seven "
+                    "transfer tasks (logistic regression on the embeddings, accuracy), as SimCSE's evaluation.py does.",
+        epilog=_epilog(),
     )
     parser.add_argument("--model", required=True, help="a .ckpt of ours, a HF folder, a hub name or minilm")
     parser.add_argument("--pooler", default=None, help=f"one of {', '.join(POOLERS)} (not for .ckpt)")
-    parser.add_argument("--tasks", default=None, help="comma-separated names, or sts | transfer | full (default: sts: "
-                        "all 7 for test, STS-B,SICK-R for dev)")
-    parser.add_argument("--split", default="test", help="test | dev | train (STS-B and SICK-R)")
+    parser.add_argument("--tasks", default=None, help=f"comma-separated task names, or {' | '.join(TASK_SETS)} "
+                        "(default: sts); see below")
+    parser.add_argument("--split", default="test", help="test | dev | train (train: STS-B and SICK-R only); "
+                        "for transfer tasks test reports test accuracy, dev the dev/cross-validation accuracy")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens")
     parser.add_argument("--data-dir", default=None, help="data root holding senteval/ (default: $LIT_SRL_DATA)")
@@ -247,8 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="cpu | cuda (default: cuda if available)")
     parser.add_argument("--precision", default="32", help="32 | bf16 (autocast; cosines stay fp32+)")
     parser.add_argument("--transfer-mode", default=None, help=f"{' | '.join(MODES)}: the transfer classifier's "
-                        "settings (default: full for --split test, fast for dev)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the transfer classifiers and folds")
+                        "settings (default: full for --split test, fast for dev); see below")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed of the transfer classifiers and folds "
+                        f"(default: SentEval's {DEFAULT_SEED})")
     return parser
 
 

@@ -11,6 +11,7 @@ Text is handled exactly as SimCSE feeds SentEval: SentEval splits each sentence 
 (``str.split()``) and SimCSE's batcher rejoins the tokens with one space, so a sentence here is
 ``" ".join(raw.split())``. STS12–16 files are read with ``read().splitlines()`` and STS-B/SICK line
 by line after ``strip()``, as SentEval does; STS-B is read with quoting off (a plain tab split).
+A file with nothing to score (no pair, or no gold score) is an error naming it, not an empty task.
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ def _require(path: Path, task: str) -> None:
         raise LitSrlError(f"{task}: {path} not found; {_HOW_TO_GET_DATA}")
 
 
+def no_rows_error(path: os.PathLike | str, what: str, how_to_get_data: str = _HOW_TO_GET_DATA) -> LitSrlError:
+    """The error for an evaluation file with nothing to score: naming the file and the fix.
+
+    Empty evaluation data is never scored as nothing: a task with no rows would give no score
+    (an ``eval`` JSON without numbers, a ``fit`` that never validates)."""
+    return LitSrlError(f"{path} holds no {what}; fix or restore the file ({how_to_get_data})")
+
+
 def load_yearly(name: str, folder: Path) -> STSTask:
     """STS12–16: every subset, pairs with an empty gold line dropped; only the first two columns
     of an input line are used."""
@@ -123,6 +132,7 @@ def load_yearly(name: str, folder: Path) -> STSTask:
                 f"{input_path} has {len(inputs)} lines but {gold_path} has {len(golds)}; "
                 f"the two files must align line by line"
             )
+        n_before = len(scores)
         for line_no, (line, gold) in enumerate(zip(inputs, golds), start=1):
             columns = line.split("\t")
             if len(columns) < 2:
@@ -136,6 +146,8 @@ def load_yearly(name: str, folder: Path) -> STSTask:
             s1.append(_text(columns[0]))
             s2.append(_text(columns[1]))
             subsets.append(subset)
+        if len(scores) == n_before:
+            raise no_rows_error(gold_path, f"gold score for the pairs of {input_path.name}")
     return STSTask(name, "test", s1, s2, np.array(scores, dtype=np.float64), subsets)
 
 
@@ -162,6 +174,8 @@ def _load_columns(
             scores.append(_score(text[cols[2]], path, line_no))
             s1.append(_text(text[cols[0]]))
             s2.append(_text(text[cols[1]]))
+    if not scores:
+        raise no_rows_error(path, "sentence pair" + (" below its header" if header else ""))
     return STSTask(name, split, s1, s2, np.array(scores, dtype=np.float64), [split] * len(scores))
 
 

@@ -183,3 +183,58 @@ def test_unknown_task_lists_valid_ones(tmp_path):
 def test_yearly_task_has_only_a_test_split(tmp_path):
     with pytest.raises(LitSrlError, match=r"STS12 has no 'dev' split"):
         load_tasks("STS12", "dev", tmp_path)
+
+
+# --- empty evaluation data is an error naming the file, never a task with nothing to score -------
+
+def _write_file(root: Path, relative: str, text: str) -> Path:
+    path = root / "senteval" / relative
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _write_stsb_dev(root: Path, text: str) -> Path:
+    return _write_file(root, "STS/STSBenchmark/sts-dev.csv", text)
+
+
+@pytest.mark.parametrize("name,relative,text,what", [
+    ("STSBenchmark", "STS/STSBenchmark/sts-dev.csv", "", "sentence pair"),
+    ("STSBenchmark", "STS/STSBenchmark/sts-dev.csv", "\n  \n", "sentence pair"),
+    ("SICKRelatedness", "SICK/SICK_trial.txt", "pair_ID\tsentence_A\tsentence_B\trelatedness_score\n", "sentence pair below its header"),
+])
+def test_a_file_with_no_pair_is_one_line_naming_it(tmp_path, name, relative, text, what):
+    path = _write_file(tmp_path, relative, text)
+    with pytest.raises(LitSrlError) as err:
+        load_task(name, "dev", tmp_path)
+    assert str(err.value).startswith(f"{path} holds no {what};") and "\n" not in str(err.value)
+
+
+def test_a_yearly_subset_without_a_gold_score_names_its_gold_file(tmp_path):
+    folder = _write_sts12(tmp_path, ["a\tb", "c\td"], ["", ""])
+    with pytest.raises(LitSrlError, match=rf"^{folder / 'STS.gs.MSRpar.txt'} holds no gold score"):
+        load_task("STS12", "test", tmp_path)
+
+
+def test_eval_on_an_empty_file_stops_with_that_line_and_writes_no_json(tmp_path, tiny_bert):
+    from lit_srl.evaluation.command import main
+
+    path = _write_stsb_dev(tmp_path, "")
+    out = tmp_path / "results.json"
+    with pytest.raises(LitSrlError, match=rf"^{path} holds no sentence pair"):
+        main(["--model", str(tiny_bert), "--data-dir", str(tmp_path), "--device", "cpu", "--tasks", "STSBenchmark",
+              "--split", "dev", "--output", str(out)])
+    assert not out.exists()
+
+
+@needs_data
+def test_fit_with_an_empty_stsb_dev_file_stops_before_training(tmp_path, tiny_bert, capsys):
+    from support.helpers import fit_args, run_cli
+
+    root = tmp_path / "data"
+    path = _write_stsb_dev(root, "")
+    (root / "corpus").symlink_to(DATA / "corpus")
+    code = run_cli(fit_args(tmp_path / "run", str(tiny_bert), f"--data.data_dir={root}", steps=2, val_every=1))
+    assert code == 2
+    assert f"error: {path} holds no sentence pair" in capsys.readouterr().err
+    assert not list((tmp_path / "run").rglob("*.ckpt"))

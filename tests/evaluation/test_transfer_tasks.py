@@ -127,3 +127,78 @@ def test_missing_file_names_it(copy):
 def test_unknown_task_lists_the_choices(transfer_root):
     with pytest.raises(LitSrlError, match="valid choices: MR, CR, SUBJ, MPQA, SST2, TREC, MRPC"):
         load_transfer_task("SST5", transfer_root)
+
+
+# ------------------------------------------------- line boundaries: SentEval's readers, not splitlines
+def senteval_lines(path: Path, encoding: str) -> list[str]:
+    """How SentEval's sst.py, trec.py and mrpc.py read a file: ``for line in io.open(...)``."""
+    with io.open(path, "r", encoding=encoding) as f:
+        return list(f)
+
+
+def senteval_trec(path: Path) -> list[tuple[str, int]]:
+    classes = {"ABBR": 0, "DESC": 1, "ENTY": 2, "HUM": 3, "LOC": 4, "NUM": 5}
+    rows = []
+    for line in senteval_lines(path, "latin-1"):
+        target, sample = line.strip().split(":", 1)
+        rows.append((" ".join(sample.split(" ", 1)[1].split()), classes[target]))
+    return rows
+
+
+def senteval_sst(path: Path) -> list[tuple[str, int]]:
+    return [(" ".join(s[0].split()), int(s[1])) for s in (line.strip().split("\t") for line in senteval_lines(path, "utf-8"))]
+
+
+def senteval_mrpc(path: Path) -> list[tuple[str, str, int]]:
+    rows = [line.strip().split("\t") for line in senteval_lines(path, "utf-8")][1:]
+    return [(" ".join(t[3].split()), " ".join(t[4].split()), int(t[0])) for t in rows]
+
+
+@pytest.mark.parametrize("name,relative,extra,senteval", [
+    ("TREC", "TREC/TREC_10.label", b"HUM:ind Who sang caf\x85 songs ?\r\nDESC:def What is\x85 it ?\n", senteval_trec),
+    ("SST2", "SST/binary/sentiment-test", "a line\u2028that goes on\x0b and on\x85 .\t1\r\n".encode(), senteval_sst),
+    ("MRPC", "MRPC/msr_paraphrase_test.txt", "1\t7\t8\tone\u2028sentence\x85 .\tthe same\u2029one .\n".encode(), senteval_mrpc),
+])
+def test_lines_break_where_sentevals_readers_break_them(copy, name, relative, extra, senteval):
+    """U+0085, U+2028, U+2029 and \\x0b are inside a line for SentEval's sst/trec/mrpc readers
+    (universal newlines), whitespace between words; \\r\\n ends a line."""
+    path = copy / "senteval" / relative
+    path.write_bytes(path.read_bytes() + extra)
+    split = load_transfer_task(name, copy).splits["test"]
+    pairs = list(zip(split.sentences, split.sentences2, split.labels.tolist())) if name == "MRPC" else list(zip(split.sentences, split.labels.tolist()))
+    assert sorted(pairs) == sorted(senteval(path))
+    assert len(pairs) == len(senteval_lines(path, "latin-1" if name == "TREC" else "utf-8")) - (name == "MRPC")
+
+
+# ------------------------------------------------- empty evaluation data is an error, not an empty task
+@pytest.mark.parametrize("name,relative,content", [
+    ("MR", "MR/rt-polarity.neg", b""),
+    ("SUBJ", "SUBJ/subj.objective", b"\n \n"),
+    ("SST2", "SST/binary/sentiment-dev", b""),
+    ("TREC", "TREC/TREC_10.label", b""),
+    ("MRPC", "MRPC/msr_paraphrase_test.txt", b"\xef\xbb\xbfQuality\t#1 ID\t#2 ID\t#1 String\t#2 String\n"),
+])
+def test_a_file_with_no_rows_is_one_line_naming_it(copy, name, relative, content):
+    path = copy / "senteval" / relative
+    path.write_bytes(content)
+    with pytest.raises(LitSrlError) as err:
+        load_transfer_task(name, copy)
+    message = str(err.value)
+    assert message.startswith(f"{path} holds no ") and "data download" in message and "\n" not in message
+
+
+# ------------------------------------------------- what `eval --help` says about them
+def test_eval_help_describes_the_transfer_tasks_modes_and_options(capsys):
+    from lit_srl.evaluation.command import main
+    from lit_srl.evaluation.transfer import MODES
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "transfer tasks" in text.split("options:")[0]  # the description, not only the STS suite
+    assert ", ".join(TRANSFER_TASKS) in text and "data download --only transfer" in text
+    for option in ("--tasks", "--split", "--transfer-mode", "--seed"):
+        assert option in text
+    for mode, settings in MODES.items():
+        assert f"{mode}: {settings.optimizer}, batch {settings.batch_size}, tenacity {settings.tenacity}" in text
+    assert "--mode fasttest" in text and "accuracy" in text

@@ -165,3 +165,59 @@ def write_transfer_fixture(root: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return Path(root)
+
+
+#: The substitutions of SentEval's ``data/downstream/tokenizer.sed`` (Robert MacIntyre's Penn
+#: Treebank tokenizer, 1995), in its order and sed syntax, comments left out: the reference that
+#: ``lit_srl.data.download.ptb_tokenize`` must equal when run through the real ``sed -f``.
+TOKENIZER_SED = r"""s/^"/`` /g
+s/\([ ([{<]\)"/\1 `` /g
+s/\.\.\./ ... /g
+s/[,;:@#$%&]/ & /g
+s/\([^.]\)\([.]\)\([])}>"']*\)[ ]*$/\1 \2\3 /g
+s/[?!]/ & /g
+s/[][(){}<>]/ & /g
+s/--/ -- /g
+s/$/ /
+s/^/ /
+s/"/ '' /g
+s/\([^']\)' /\1 ' /g
+s/'\([sSmMdD]\) / '\1 /g
+s/'ll / 'll /g
+s/'re / 're /g
+s/'ve / 've /g
+s/n't / n't /g
+s/'LL / 'LL /g
+s/'RE / 'RE /g
+s/'VE / 'VE /g
+s/N'T / N'T /g
+s/ \([Cc]\)annot / \1an not /g
+s/ \([Dd]\)'ye / \1' ye /g
+s/ \([Gg]\)imme / \1im me /g
+s/ \([Gg]\)onna / \1on na /g
+s/ \([Gg]\)otta / \1ot ta /g
+s/ \([Ll]\)emme / \1em me /g
+s/ \([Mm]\)ore'n / \1ore 'n /g
+s/ '\([Tt]\)is / '\1 is /g
+s/ '\([Tt]\)was / '\1 was /g
+s/ \([Ww]\)anna / \1an na /g
+s/  */ /g
+s/^ *//g
+"""
+
+
+def write_simcse_tar(path: Path, prefix: str = "", skip: tuple[str, ...] = ()) -> Path:
+    """SimCSE's ``senteval.tar`` layout: SentEval's prepared ``data/downstream`` folders (``MR/``,
+    ``SST/binary/``, … holding :data:`FILES`, beside an ``STS/`` file) under ``prefix``; the
+    :data:`FILES` paths in ``skip`` are left out."""
+    import io
+    import tarfile
+
+    members = {relative: data for relative, data in FILES.items() if relative not in skip}
+    members["STS/STS12-en-test/STS.gs.MSRpar.txt"] = b"4.2\n"
+    with tarfile.open(path, "w") as tar:
+        for relative, data in members.items():
+            info = tarfile.TarInfo(prefix + relative)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

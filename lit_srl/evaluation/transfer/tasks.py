@@ -19,8 +19,12 @@ batcher), and each split sorted by (number of words, label) — MRPC by (words o
 of sentence 2, label) — with a stable sort, as SentEval sorts before it embeds. The order matters:
 the cross-validation folds are drawn over it.
 
+Lines are split as SentEval splits them: ``read().splitlines()`` for the four binary tasks,
+universal newlines (``\n``, ``\r\n``, ``\r``; not U+0085 or U+2028) for SST, TREC and MRPC.
+
 Where we differ on purpose: a line SentEval would crash on (or silently misread) raises one line,
-``error: FILE:LINE: …``; a missing folder names the folder and ``data download``.
+``error: FILE:LINE: …``; a file with no rows (SentEval would score nothing, or crash) and a missing
+folder name the file or folder and ``data download``.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from lit_srl.errors import LitSrlError, check_choice
-from lit_srl.evaluation.tasks import senteval_dir
+from lit_srl.evaluation.tasks import no_rows_error, senteval_dir
 
 #: The tasks, in the order SimCSE's tables print them.
 TRANSFER_TASKS = ("MR", "CR", "SUBJ", "MPQA", "SST2", "TREC", "MRPC")
@@ -105,17 +109,30 @@ class TransferTask:
 
 
 # ------------------------------------------------------------------------------------ reading
-def _read_lines(path: Path, encoding: str, task: str) -> list[str]:
-    """The file's lines (``str.splitlines``) decoded as SentEval decodes it; a byte the encoding
-    cannot decode is an error naming the line."""
+def _read_text(path: Path, encoding: str, task: str) -> str:
+    """The file decoded as SentEval decodes it; a byte the encoding cannot decode is an error
+    naming the line."""
     if not path.is_file():
         raise LitSrlError(f"{task}: {path} not found; {_HOW_TO_GET_DATA}")
     data = path.read_bytes()
     try:
-        return data.decode(encoding).splitlines()
+        return data.decode(encoding)
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise LitSrlError(f"{path}:{line}: bytes that are not {encoding}; fix or restore the file") from None
+
+
+def _read_lines(path: Path, encoding: str, task: str) -> list[str]:
+    """The file's lines as SentEval's ``sst.py``, ``trec.py`` and ``mrpc.py`` read them, ``for line
+    in io.open(path, encoding=…)``: universal newlines, a line ends at ``\n``, ``\r\n`` or ``\r`` only.
+    (``str.splitlines`` would also break at U+0085, U+2028, ``\x0b``…: a latin-1 byte 0x85 inside a
+    TREC question would split it in two.) Line endings are removed."""
+    lines = _read_text(path, encoding, task).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def _no_rows(path: Path, what: str) -> LitSrlError:
+    return no_rows_error(path, what, _HOW_TO_GET_DATA)
 
 
 def _words(text: str) -> list[str]:
@@ -142,12 +159,16 @@ def _malformed(path: Path, line_no: int, what: str) -> LitSrlError:
 def load_binary(name: str, folder: Path) -> TransferTask:
     """MR, CR, SUBJ, MPQA: two files of one sentence per line (latin-1), label 1 and label 0.
 
-    As SentEval's ``binary.py``: ``read().splitlines()``, so a blank line is kept as an empty
-    sentence; one split ``"all"`` for cross-validation.
+    As SentEval's ``binary.py``: ``read().splitlines()`` (which, unlike the other readers, breaks
+    at every line boundary ``str.splitlines`` knows), so a blank line is kept as an empty sentence;
+    one split ``"all"`` for cross-validation. A file without a sentence is an error naming it.
     """
-    positive, negative = (folder / f for f in _BINARY_FILES[name])
-    rows = [(_words(s), 1) for s in _read_lines(positive, "latin-1", name)]
-    rows += [(_words(s), 0) for s in _read_lines(negative, "latin-1", name)]
+    rows = []
+    for path, label in zip((folder / f for f in _BINARY_FILES[name]), (1, 0)):
+        sentences = [_words(s) for s in _read_text(path, "latin-1", name).splitlines()]
+        if not any(sentences):
+            raise _no_rows(path, "sentence")
+        rows += [(words, label) for words in sentences]
     return TransferTask(name, 2, {"all": _sorted_split(rows, _by_length_then_label)})
 
 
@@ -159,6 +180,8 @@ def load_sst2_split(path: Path) -> LabeledSplit:
         if len(columns) < 2 or columns[1].strip() not in ("0", "1"):
             raise _malformed(path, line_no, "expected `sentence<TAB>label` with label 0 or 1")
         rows.append((_words(columns[0]), int(columns[1])))
+    if not rows:
+        raise _no_rows(path, "`sentence<TAB>label` line")
     return _sorted_split(rows, _by_length_then_label)
 
 
@@ -177,6 +200,8 @@ def load_trec_split(path: Path) -> LabeledSplit:
         if not colon or " " not in rest or target not in TREC_CLASSES:
             raise _malformed(path, line_no, f"expected `CLASS:fine question` with CLASS one of {', '.join(TREC_CLASSES)}")
         rows.append((_words(rest.split(" ", 1)[1]), TREC_CLASSES[target]))
+    if not rows:
+        raise _no_rows(path, "`CLASS:fine question` line")
     return _sorted_split(rows, _by_length_then_label)
 
 
@@ -196,6 +221,8 @@ def load_mrpc_split(path: Path) -> LabeledSplit:
         if len(columns) < 5 or columns[0] not in ("0", "1"):
             raise _malformed(path, line_no, "expected 5 tab-separated columns starting with the label 0 or 1")
         rows.append((_words(columns[3]), _words(columns[4]), int(columns[0])))
+    if not rows:
+        raise _no_rows(path, "sentence pair below its header")
     return _sorted_split(rows, lambda row: (len(row[0]), len(row[1]), row[2]))
 
 
