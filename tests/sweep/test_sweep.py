@@ -224,7 +224,7 @@ def test_slurm_script_has_one_array_task_per_run_and_the_requeue_settings(tmp_pa
                  "#SBATCH --ntasks-per-node=2", "#SBATCH --nodes=1", "#SBATCH --partition=debug", "#SBATCH --time=01:00:00"):
         assert line in script
     assert "RUNS=(seed1 seed2 seed3 baseline)" in script
-    assert "sweep run" in script and '--only "$RUN"' in script
+    assert f"sweep task {out.resolve()}" in script and '"$RUN"' in script
 
 
 def test_only_selects_runs_by_name_or_pattern(tmp_path, tiny_bert):
