@@ -2,7 +2,7 @@
 
 An output folder of a sweep holds::
 
-    DIR/sweep.yaml                 the sweep file as planned (SLURM array tasks read this copy)
+    DIR/sweep.yaml                 the sweep file as planned (a later plan of this folder must match it)
     DIR/plan.json                  the runs: name, axis values, config files, overrides, fit command,
                                    folder (SLURM array tasks read their entry: :func:`frozen_runs`)
     DIR/baselines/<slug>.json      ``lit_srl eval`` of each untrained backbone (Δ in the report)
