@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from lit_srl.errors import LitSrlError
-from lit_srl.sweep.plan import BASELINE
 from lit_srl.sweep.slurm import SHARING_GRES, pass_through_help
-from lit_srl.sweep.spec import MAX_RUNS
+from lit_srl.sweep.spec import BASELINE, MAX_RUNS
 
 log = logging.getLogger("lit_srl")
 
@@ -102,8 +101,9 @@ def write_slurm(args: argparse.Namespace, extra: list[str]) -> int:
     from lit_srl.sweep.slurm import array_script, cluster_gres, sbatch_options, sharing_gres, write_script
 
     options = sbatch_options(extra)  # before anything is written
-    if args.runs_per_gpu is not None and args.runs_per_gpu < 1:
-        raise LitSrlError(f"--runs-per-gpu must be at least 1, got {args.runs_per_gpu}")
+    for option, value in (("--runs-per-gpu", args.runs_per_gpu), ("--max-parallel", args.max_parallel)):
+        if value is not None and value < 1:
+            raise LitSrlError(f"{option} must be at least 1, got {value}")
     if args.runs_per_gpu and args.runs_per_gpu > 1 and "gres" in options:
         raise LitSrlError("give either --runs-per-gpu (the script asks for the GPU share) or --gres, not both")
     args.output_dir = str(Path(args.output_dir).resolve())  # the tasks run the plan's commands from anywhere
@@ -112,6 +112,8 @@ def write_slurm(args: argparse.Namespace, extra: list[str]) -> int:
     names = [p.name for p in planned if chosen is None or p.name in chosen]
     if not args.no_baseline and (chosen is None or BASELINE in chosen):
         names.append(BASELINE)
+    if not names:
+        raise LitSrlError(f"--only {args.only!r} with --no-baseline leaves no array task")
     gpu_gres = None
     if args.runs_per_gpu:
         shapes = {(p.devices(), p.num_nodes()) for p in planned}

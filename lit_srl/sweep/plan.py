@@ -31,10 +31,9 @@ from typing import Optional
 
 from lit_srl.errors import LitSrlError
 from lit_srl.sweep.record import RESULT_NAME, write_json, write_text_atomic
-from lit_srl.sweep.spec import Run, Sweep, format_value
+from lit_srl.sweep.spec import BASELINE, Run, Sweep, format_value
 
 log = logging.getLogger("lit_srl")
-BASELINE = "baseline"
 FAILURE_NAME = "failure.json"
 LOG_NAME = "fit.log"
 #: Seconds between progress lines while the runs' configs are resolved.

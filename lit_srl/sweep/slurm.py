@@ -35,10 +35,13 @@ import re
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from lit_srl.errors import LitSrlError
-from lit_srl.sweep.plan import BASELINE, PlannedRun
+from lit_srl.sweep.spec import BASELINE
+
+if TYPE_CHECKING:
+    from lit_srl.sweep.plan import PlannedRun
 
 SIGNAL_LEAD_SECONDS = 90
 #: Host memory of one fit process. Basis: the quickstart fit (MiniLM, one loader worker) peaks at
@@ -207,8 +210,6 @@ def array_script(planned: list[PlannedRun], output_dir: Path, sweep_name: str, s
     (per_node, nodes), = devices
     if names is None:
         names = [p.name for p in planned] + [BASELINE]
-    if max_parallel is not None and max_parallel < 1:
-        raise LitSrlError(f"--max-parallel must be at least 1, got {max_parallel}")
     commands = {p.name: p.command() for p in planned}
     accelerator = str((planned[0].config.get("trainer") or {}).get("accelerator") or "auto")
     options = {"job-name": sweep_name, **resources(planned, per_node)}

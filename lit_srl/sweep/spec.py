@@ -54,6 +54,8 @@ GLOB_KEYS = ("glob", "exclude", "configs")
 #: Short names of key axes in run names.
 SHORT_KEYS = {"seed_everything": "seed"}
 NAME_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]+")
+#: The name of the untrained backbones' evaluation beside a sweep's runs (``--only baseline``).
+BASELINE = "baseline"
 #: Runs a sweep may have unless ``--max-runs`` allows more (each run is resolved before any starts).
 MAX_RUNS = 10_000
 
