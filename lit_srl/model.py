@@ -195,9 +195,17 @@ class SentenceEmbeddingModule(L.LightningModule):
             emb = torch.empty(0, self.encoder.hidden_size, device=self.device)
         world = self.trainer.world_size
         embeddings = gather_shards(index, emb, len(evaluator.sentences), world, self.all_gather)
-        for name, value in names.sts_scalars(evaluator.score(embeddings)).items():
+        scores = names.sts_scalars(evaluator.score(embeddings))
+        for name, value in scores.items():
             # Every rank holds the same scores (computed from the same gathered embeddings).
-            self.log(f"{stage}/{name}", value, prog_bar=name == "stsb_spearman", rank_zero_only=False)
+            self.log(f"{stage}/{name}", value, prog_bar=name == "stsb_spearman", rank_zero_only=False,
+                     logger=stage != "val")
+        if stage == "val" and self.trainer.is_global_zero:
+            # Logged at global_step, the optimizer steps done: the step of the checkpoint this
+            # evaluation selects (best-step=10) and of result.json's dev_curve. Lightning's own
+            # logging step lags one behind inside fit (the 10th step's validation at 9).
+            for logger in self.trainer.loggers:
+                logger.log_metrics({f"{stage}/{name}": float(value) for name, value in scores.items()}, step=self.global_step)
 
     # ----------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> dict:

@@ -2,8 +2,9 @@
 
 An output folder of a sweep holds::
 
-    DIR/sweep.yaml                 the sweep file as planned (SLURM array tasks read this copy)
-    DIR/plan.json                  the runs: name, axis values, fit arguments, folder
+    DIR/sweep.yaml                 the sweep file as planned (a later plan of this folder must match it)
+    DIR/plan.json                  the runs: name, axis values, config files, overrides, fit command,
+                                   folder (SLURM array tasks read their entry: :func:`frozen_runs`)
     DIR/baselines/<slug>.json      ``lit_srl eval`` of each untrained backbone (Δ in the report)
     DIR/runs/<name>/config.yaml    the run's resolved config
     DIR/runs/<name>/lightning_logs/version_N/   TensorBoard logs, checkpoints
@@ -20,19 +21,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from lit_srl.errors import LitSrlError
 from lit_srl.sweep.record import RESULT_NAME, write_json, write_text_atomic
-from lit_srl.sweep.spec import Run, Sweep
+from lit_srl.sweep.spec import BASELINE, Run, Sweep, format_value
 
-BASELINE = "baseline"
+log = logging.getLogger("lit_srl")
 FAILURE_NAME = "failure.json"
 LOG_NAME = "fit.log"
+#: Seconds between progress lines while the runs' configs are resolved.
+PROGRESS_SECONDS = 10.0
 
 
 @dataclass
@@ -114,10 +119,19 @@ def resolve(run: Run, args: list[str]) -> dict:
 
 
 def make_plan(sweep: Sweep, output_dir: Path) -> list[PlannedRun]:
-    """Every run with its folder and resolved config: all checked before any run starts."""
+    """Every run with its folder and resolved config: all checked before any run starts.
+
+    A line of progress every :data:`PROGRESS_SECONDS` (a large sweep takes a while: about 0.15 s a run).
+    """
     planned = [PlannedRun(run, Path(output_dir) / "runs" / run.name, {}) for run in sweep.runs]
-    for p in planned:
+    start = last = time.monotonic()
+    for i, p in enumerate(planned):
         p.config = resolve(p.run, p.fit_args()[1:])
+        if i == 0:  # the first one builds the CLI's parser
+            start = last = time.monotonic()
+        elif time.monotonic() - last >= PROGRESS_SECONDS:
+            last = time.monotonic()
+            log.info("resolving the runs' configs: %d of %d (%.0f s)", i + 1, len(planned), last - start)
     return planned
 
 
@@ -141,8 +155,9 @@ def write_plan(sweep: Sweep, planned: list[PlannedRun], output_dir: Path) -> Non
         write_text_atomic(copy, text)
     write_json(output_dir / "plan.json", {
         "sweep": sweep.name,
-        "runs": [{"name": p.name, "axes": p.run.axes, "command": p.command(), "folder": str(p.folder),
-                  "baseline": str(baseline_path(output_dir, p.config))} for p in planned],
+        "runs": [{"name": p.name, "axes": p.run.axes, "configs": list(p.run.configs),
+                  "set": [[key, format_value(value)] for key, value in p.run.overrides], "command": p.command(),
+                  "folder": str(p.folder), "baseline": str(baseline_path(output_dir, p.config))} for p in planned],
     })
     for p in planned:
         p.folder.mkdir(parents=True, exist_ok=True)
@@ -154,6 +169,46 @@ def read_plan(output_dir: Path) -> Optional[dict]:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def frozen_runs(output_dir: Path, name: str) -> list[PlannedRun]:
+    """What one array task needs from the plan frozen by ``sweep slurm``: the run ``name``, or for
+    ``baseline`` one run per untrained backbone (whose baselines the task scores).
+
+    Reads ``plan.json`` and those runs' ``config.yaml``; resolves nothing and writes nothing.
+    """
+    import yaml
+
+    output_dir = Path(output_dir)
+    plan = read_plan(output_dir)
+    if plan is None:
+        raise LitSrlError(f"{output_dir} has no plan.json; write the job with python -m lit_srl sweep slurm first")
+    entries = plan.get("runs") or []
+    if any("set" not in entry for entry in entries):
+        raise LitSrlError(f"{output_dir}/plan.json was written by an older lit_srl; write the job again with "
+                          "python -m lit_srl sweep slurm")
+    if name == BASELINE:
+        first: dict[str, dict] = {}
+        for entry in entries:
+            first.setdefault(entry["baseline"], entry)
+        chosen = list(first.values())
+    else:
+        chosen = [entry for entry in entries if entry["name"] == name]
+        if not chosen:
+            raise LitSrlError(f"{output_dir}/plan.json has no run {name!r}; its runs: "
+                              f"{', '.join(entry['name'] for entry in entries)}, {BASELINE}")
+    planned = []
+    for entry in chosen:
+        folder = Path(entry["folder"])
+        run = Run(entry["name"], tuple(entry["configs"]), tuple((key, value) for key, value in entry["set"]),
+                  entry.get("axes") or {})
+        try:
+            config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LitSrlError(f"run {run.name}: its resolved config {folder / 'config.yaml'} cannot be read "
+                              f"({exc.strerror}); write the job again with python -m lit_srl sweep slurm") from exc
+        planned.append(PlannedRun(run, folder, config))
+    return planned
 
 
 def format_plan(planned: list[PlannedRun], output_dir: Path) -> str:

@@ -5,7 +5,7 @@ final weights if the run never validated) is tested on ``data.test_tasks`` (the 
 the same process, and rank 0 writes::
 
     {"scores": {task: Spearman ×100, …, "avg": …},        # test splits, best-dev weights
-     "selection": {"scored", "checkpoint", "best_step", "best_dev", "dev_curve": [[step, ρ], …]},
+     "selection": {"scored", "checkpoint", "best_step", "best_dev": ρ, "dev_curve": [[step, ρ], …]},
      "monitor": {"gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", …},   # means over the run
      "train": {"steps", "seconds_per_step", "skipped_steps", "loss_first", "loss_last"},
      "command", "config", "git": {"commit", "dirty"}, "versions", "host", "device", "date"}
@@ -15,9 +15,13 @@ SentEval's transfer tasks (:mod:`lit_srl.evaluation.transfer`; slower than STS, 
 BENCHMARKS.md) and the record gets ``"transfer": {task: accuracy ×100, …, "avg": …}``.
 
 The monitor means and the dev curve are read back from the run's TensorBoard event files, so a
-run resumed after a crash or a requeue reports its whole history. The same scores go to
-TensorBoard's HPARAMS dashboard (``hp/test_avg``, ``hp/test_stsb``, ``hp/best_dev``) with the
-run's hyperparameters, so a sweep's runs can be compared there by their swept values.
+run resumed after a crash or a requeue reports its whole history; a dev point's step is the
+optimizer steps done (``global_step``, the step in the checkpoint's name), in TensorBoard too.
+The same scores go to TensorBoard's HPARAMS dashboard (``hp/test_avg``, ``hp/test_stsb``,
+``hp/best_dev``) with the run's hyperparameters, so a sweep's runs can be compared there by their
+swept values. Scales: TensorBoard holds Spearman ρ (−1 to 1) everywhere (``val/*``, ``test/*``,
+``hp/*``), as does ``selection``; ``scores`` and ``transfer`` are ×100, as SentEval's and the
+paper's tables (and ``sweep report``) print them.
 """
 
 from __future__ import annotations
@@ -206,9 +210,8 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
         logger.experiment.flush()
         scalars, _ = read_logs(Path(logger.log_dir))
     dev_steps, dev_values = scalars.get(names.VAL_STSB, ((), ()))
-    # Lightning logs a validation at the index of the last training batch (0-based): +1 gives
-    # optimizer steps done, the step in the checkpoint's name.
-    dev_curve = [[int(s) + 1, float(v)] for s, v in zip(dev_steps, dev_values)]
+    # logged at global_step (optimizer steps done), the step in the checkpoint's name
+    dev_curve = [[int(s), float(v)] for s, v in zip(dev_steps, dev_values)]
     best_dev = float(checkpoint.best_model_score) if best and checkpoint.best_model_score is not None else None
     step_in_name = re.search(r"step=?(\d+)", Path(best).name) if best else None
     best_step = int(step_in_name.group(1)) if step_in_name else None
@@ -245,8 +248,10 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     if logger is not None and getattr(logger, "log_dir", None):
-        hp_metrics = {"hp/test_avg": scores.get("avg"), "hp/test_stsb": scores.get("STSBenchmark"),
-                      "hp/best_dev": None if best_dev is None else 100 * best_dev}
+        # Spearman ρ, the scale of val/* and test/* in TensorBoard (result.json's scores are ×100)
+        test_avg, test_stsb = scores.get("avg"), scores.get("STSBenchmark")
+        hp_metrics = {"hp/test_avg": None if test_avg is None else test_avg / 100,
+                      "hp/test_stsb": None if test_stsb is None else test_stsb / 100, "hp/best_dev": best_dev}
         log_hparams(Path(logger.log_dir), _flat_hparams(config), {k: v for k, v in hp_metrics.items() if v is not None},
                     int(trainer.global_step))
     if transfer:

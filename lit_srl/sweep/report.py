@@ -89,12 +89,21 @@ def stats(values: list[float]) -> tuple[Optional[float], Optional[float], Option
     return mean, std, (mean - half, mean + half)
 
 
-def cell(values: list[Optional[float]], digits: int = 2, signed: bool = False) -> str:
+def significant(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits: 0.0193, 5.00e-06, 148, 0 (a share near 0 keeps its size)."""
+    return "0" if value == 0 else format(value, f"#.{digits}g").rstrip(".")
+
+
+def cell(values: list[Optional[float]], digits: int = 2, signed: bool = False, sig: bool = False) -> str:
+    """``mean ± std`` of the values: ``digits`` decimals, or with ``sig`` 3 significant digits (std 2)."""
     mean, std, _ = stats([v for v in values if v is not None])
     if mean is None:
         return "–"
     sign = "+" if signed and mean >= 0 else ""
-    return f"{sign}{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
+    text = significant(mean, 3) if sig else f"{mean:.{digits}f}"
+    if std is not None:
+        text += f" ± {significant(std, 2) if sig else f'{std:.{digits}f}'}"
+    return sign + text
 
 
 class SweepResults:
@@ -158,7 +167,7 @@ def table(sweep: SweepResults) -> list[str]:
         _, _, ci = stats(averages)
         deltas = [r["scores"]["avg"] - b for r, run in zip(done, [x for x in runs if x["name"] in sweep.results])
                   if (b := sweep.baseline_avg(run)) is not None and r["scores"].get("avg") is not None]
-        comps = [cell([r["monitor"].get(key) for r in done], 3) for key, _ in COMPONENTS]
+        comps = [cell([r["monitor"].get(key) for r in done], sig=True) for key, _ in COMPONENTS]
         ci_cell = "–" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {cell(averages)} | {ci_cell} | "
                      f"{cell(deltas, signed=True)} | " + " | ".join(comps) + f" | {len(done)}/{len(runs)} |")
@@ -282,7 +291,8 @@ def sweep_section(sweep: SweepResults, figures_dir: Path, link_base: Path) -> li
         lines.append(f"- {note}")
     lines.append("- scores: Spearman ×100 of the best-on-STS-B-dev weights on the test splits (STS12–16 'all'), "
                  "mean ± std over seeds; 95% CI: Student's t over seeds; Δavg: avg − the untrained backbone's; "
-                 "GD, w_hardest, R: means of the GradientComponentMonitor's grad/* over each run (– where the loss has none)")
+                 "GD, w_hardest, R: means of the GradientComponentMonitor's grad/* over each run, 3 significant "
+                 "digits (– where the loss has none)")
     lines += ["", *table(sweep)]
     found = findings(sweep)
     if found:

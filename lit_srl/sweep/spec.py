@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,10 @@ GLOB_KEYS = ("glob", "exclude", "configs")
 #: Short names of key axes in run names.
 SHORT_KEYS = {"seed_everything": "seed"}
 NAME_CHARS = re.compile(r"[^A-Za-z0-9_.=+-]+")
+#: The name of the untrained backbones' evaluation beside a sweep's runs (``--only baseline``).
+BASELINE = "baseline"
+#: Runs a sweep may have unless ``--max-runs`` allows more (each run is resolved before any starts).
+MAX_RUNS = 10_000
 
 
 @dataclass(frozen=True)
@@ -79,20 +84,26 @@ class Sweep:
 
 
 def format_value(value: Any) -> str:
-    """A value as the CLI reads it back (YAML scalars; ``None`` → ``null``)."""
+    """A value exactly as the CLI reads it back: strings as they are, everything else as YAML
+    (floats at full precision: ``1.2345678e-05``, ``1.0e-05``, ``.nan``; ``None`` → ``null``)."""
     import yaml
 
     if isinstance(value, str):
         return value
-    if isinstance(value, float):
-        return format(value, "g") if value == value else ".nan"
-    text = yaml.safe_dump(value, default_flow_style=True).strip()
+    text = yaml.safe_dump(value, default_flow_style=True, width=float("inf")).strip()
     return text[:-4].strip() if text.endswith("\n...") or text.endswith(" ...") else text
+
+
+def display_value(value: Any) -> str:
+    """A value in a run name: floats short where that loses nothing (``0.1``, ``1`` for 1.0)."""
+    if isinstance(value, float) and value == value and float(format(value, "g")) == value:
+        return format(value, "g")
+    return format_value(value)
 
 
 def name_part(key: str, value: Any) -> str:
     short = SHORT_KEYS.get(key, key.rsplit(".", 1)[-1])
-    return NAME_CHARS.sub("-", f"{short}{format_value(value)}")
+    return NAME_CHARS.sub("-", f"{short}{display_value(value)}")
 
 
 def _where(path: Path, where: str) -> str:
@@ -175,14 +186,18 @@ def _axis_points(path: Path, key: str, values: Any, where: str) -> list[tuple[st
     return [(name_part(key, v), (), ((key, v),), v) for v in values]
 
 
-def _grid_runs(path: Path, grid: Any, where: str, base_configs: tuple, base_set: tuple) -> list[Run]:
+def _grid_axes(path: Path, grid: Any, where: str) -> tuple[Any, list[tuple[str, list]]]:
+    """A grid mapping as (label, [(key, points)]): checked, not yet expanded."""
     if not isinstance(grid, dict) or not grid:
         raise LitSrlError(f"{_where(path, where)} is empty; give at least one axis (e.g. seed_everything: [1, 2])")
     grid = dict(grid)
     label = grid.pop("label", None)
     if not grid:
         raise LitSrlError(f"{_where(path, where)} has a label but no axis")
-    axes = [(key, _axis_points(path, key, values, where)) for key, values in grid.items()]
+    return label, [(key, _axis_points(path, key, values, where)) for key, values in grid.items()]
+
+
+def _grid_runs(label: Any, axes: list[tuple[str, list]], base_configs: tuple, base_set: tuple) -> list[Run]:
     runs = []
     for combo in itertools.product(*(points for _, points in axes)):
         parts = ([str(label)] if label is not None else []) + [part for part, _, _, _ in combo]
@@ -194,8 +209,23 @@ def _grid_runs(path: Path, grid: Any, where: str, base_configs: tuple, base_set:
     return runs
 
 
-def load_sweep(path: Union[str, Path]) -> Sweep:
-    """Read and check a sweep file; the runs in file order (grid first, then ``runs``)."""
+def _check_count(path: Path, grids: list[tuple[Any, list]], explicit: int, max_runs: int) -> None:
+    """Refuse a sweep of more than ``max_runs`` runs from the axis lengths, before building any."""
+    sizes = [math.prod(len(points) for _, points in axes) for _, axes in grids]
+    count = sum(sizes) + explicit
+    if count > max_runs:
+        shape = " + ".join(" × ".join(str(len(points)) for _, points in axes) for _, axes in grids)
+        raise LitSrlError(
+            f"{path}: {count:,} runs ({shape}{f' + {explicit} listed' if explicit else ''}), above the limit of "
+            f"{max_runs:,}; shrink the grid, split the sweep, or give --max-runs {count} to plan them all"
+        )
+
+
+def load_sweep(path: Union[str, Path], max_runs: int = MAX_RUNS) -> Sweep:
+    """Read and check a sweep file; the runs in file order (grid first, then ``runs``).
+
+    A sweep of more than ``max_runs`` runs is refused from its axis lengths, before any run is built.
+    """
     import yaml
 
     path = Path(path)
@@ -213,16 +243,17 @@ def load_sweep(path: Union[str, Path]) -> Sweep:
     base_configs = _check_files(path, data.get("configs") or [], "configs")
     base_set = _check_set(path, data.get("set"), "set")
     grids = data.get("grid")
-    runs: list[Run] = []
+    axes = []
     if grids is not None:
-        for i, grid in enumerate(grids if isinstance(grids, list) else [grids]):
-            where = f"grid[{i}]" if isinstance(grids, list) else "grid"
-            runs += _grid_runs(path, grid, where, base_configs, base_set)
         if isinstance(grids, list) and not grids:
             raise LitSrlError(f"{path}: grid is an empty list; give at least one axis mapping")
+        for i, grid in enumerate(grids if isinstance(grids, list) else [grids]):
+            axes.append(_grid_axes(path, grid, f"grid[{i}]" if isinstance(grids, list) else "grid"))
     explicit = data.get("runs") or []
     if not isinstance(explicit, list):
         raise LitSrlError(f"{path}: runs must be a list of {{name, configs, set}}")
+    _check_count(path, axes, len(explicit), max_runs)
+    runs: list[Run] = [run for label, grid_axes in axes for run in _grid_runs(label, grid_axes, base_configs, base_set)]
     for i, entry in enumerate(explicit):
         if not isinstance(entry, dict):
             raise LitSrlError(f"{path}: runs[{i}] must be a mapping with keys {', '.join(RUN_KEYS)}")

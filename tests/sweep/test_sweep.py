@@ -15,6 +15,7 @@ from lit_srl.errors import LitSrlError
 from lit_srl.sweep.plan import make_plan
 from lit_srl.sweep.runner import RunLock, SweepRunner
 from lit_srl.sweep.spec import load_sweep
+from support.helpers import read_scalars
 from support.recorder import read_records
 from support.sweep_helpers import (attempts, config, recorder_settings, result, sweep_cmd, sweep_popen, tiny_settings,
                            write_sweep)
@@ -162,6 +163,15 @@ def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp
         except KeyError:  # an event file without hparams
             pass
     assert "_hparams_/session_start_info" in tags and "_hparams_/experiment" in tags
+    # one step count and one scale: TensorBoard's dev points at the dev curve's steps (optimizer
+    # steps done, the checkpoint's step), hp/* as Spearman ρ like val/* and test/* (result.json ×100)
+    plain, scalars = result(out, "plain"), read_scalars(out / "runs" / "plain")
+    dev = scalars["val/stsb_spearman"]
+    assert [s for s, _ in dev] == [s for s, _ in plain["selection"]["dev_curve"]] == [3, 6]
+    assert f"step{plain['selection']['best_step']}" in plain["selection"]["checkpoint"]
+    assert scalars["hp/best_dev"][0][1] == pytest.approx(plain["selection"]["best_dev"]) == pytest.approx(max(v for _, v in dev))
+    assert scalars["hp/test_stsb"][0][1] == pytest.approx(scalars["test/stsb_spearman"][0][1])
+    assert scalars["hp/test_avg"][0][1] == pytest.approx(plain["scores"]["avg"] / 100)
     report = sweep_cmd("report", str(out), "--output", str(tmp_path / "R.md"))
     assert report.returncode == 0, report.stderr
     text = (tmp_path / "R.md").read_text()
@@ -224,7 +234,7 @@ def test_slurm_script_has_one_array_task_per_run_and_the_requeue_settings(tmp_pa
                  "#SBATCH --ntasks-per-node=2", "#SBATCH --nodes=1", "#SBATCH --partition=debug", "#SBATCH --time=01:00:00"):
         assert line in script
     assert "RUNS=(seed1 seed2 seed3 baseline)" in script
-    assert "sweep run" in script and '--only "$RUN"' in script
+    assert f"sweep task {out.resolve()}" in script and '"$RUN"' in script
 
 
 def test_only_selects_runs_by_name_or_pattern(tmp_path, tiny_bert):
@@ -305,6 +315,20 @@ def test_report_tables_figures_and_the_runs_that_failed_or_are_missing(tmp_path)
     assert (tmp_path / "fig" / "figures" / "objectives.png").is_file()
     assert (tmp_path / "comp" / "figures" / "components.png").is_file()
     assert "](comp/figures/components.png)" in text
+
+
+def test_report_prints_gradient_components_to_significant_digits(tmp_path):
+    from lit_srl.sweep.report import write_report
+
+    _fixture_sweep(tmp_path / "sig", {
+        "infonce_seed1": ({"objective": "infonce", "seed_everything": 1}, _record(71.0, gd=5.0e-6)),
+        "infonce_seed2": ({"objective": "infonce", "seed_everything": 2}, _record(72.0, gd=5.2e-6)),
+        "sg_seed1": ({"objective": "sg", "seed_everything": 1}, _record(71.0, gd=0.0)),
+        "sg_seed2": ({"objective": "sg", "seed_everything": 2}, _record(72.0, gd=0.0)),
+    })
+    rows = {line.split(" | ")[0]: line for line in write_report(tmp_path).splitlines() if line.startswith("| ")}
+    assert "| 5.10e-06 ± 1.4e-07 | 0.400 ± 0 |" in rows["| infonce"]
+    assert "| 0 ± 0 | 0.400 ± 0 |" in rows["| sg"]
 
 
 def test_each_job_slot_sees_its_own_gpus(tmp_path, tiny_bert, monkeypatch):

@@ -124,3 +124,15 @@ def test_requeued_array_tasks_resume_from_their_checkpoints_and_end_as_an_uninte
         assert a["selection"]["best_step"] == b["selection"]["best_step"]
     warned_log = (out / "runs" / "warned" / "fit.log").read_text()
     assert "received SIGUSR1" in warned_log and "requeued SLURM job" in warned_log
+
+
+def test_runs_per_gpu_on_a_cluster_without_gpu_sharing_is_one_line(slurm, tmp_path, tiny_bert, capsys):
+    from lit_srl.cli import main
+
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml")], "set": tiny_settings(tiny_bert), "grid": {"seed_everything": [1, 2]}})
+    assert main(["sweep", "slurm", str(path), "--output-dir", str(tmp_path / "out"), "--runs-per-gpu", "2",
+                 "--partition", "debug"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no node here shares its GPUs as shard GRES" in err[0], err
+    assert not (tmp_path / "out" / "sweep.sbatch").exists()
