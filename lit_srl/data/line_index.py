@@ -180,24 +180,32 @@ def _build_locked(path: Path, corpus: Path, max_chars: int) -> LineIndex:
     return found
 
 
-def _build(path: Path, corpus: Path, max_chars: int) -> LineIndex:
-    """One pass over ``corpus``: write its index to ``path`` atomically; the index."""
+def _build(path: Path, corpus: Path, max_chars: int, chunk: int = 1 << 16) -> LineIndex:
+    """One pass over ``corpus``: write its index to ``path`` atomically; the index.
+
+    Offsets go to the temporary file ``chunk`` at a time (constant memory whatever the corpus);
+    the header, written last, makes the file valid only once it is complete.
+    """
     signature = _signature(corpus)
-    offsets, stats = array("Q"), CorpusStats(files=1)
-    with open(corpus, "rb") as f:
-        for line in iter_lines(f, max_chars):
-            if _count(stats, line):
-                offsets.append(line.offset)
-    if signature != _signature(corpus):
-        raise LitSrlError(f"corpus file {corpus} changed while its line index was built; run again once it is written")
-    payload = offsets.tobytes() if np.little_endian else np.asarray(offsets, dtype="<u8").tobytes()
-    header = HEADER.pack(MAGIC, VERSION, max_chars, *signature, stats.sentences, stats.empty,
-                         stats.undecodable, stats.truncated, zlib.crc32(payload))
+    stats, crc = CorpusStats(files=1), 0
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(header)
-            out.write(payload)
+        with os.fdopen(fd, "wb") as out, open(corpus, "rb") as f:
+            out.write(bytes(HEADER_BYTES))
+            offsets = array("Q")
+            for line in iter_lines(f, max_chars):
+                if _count(stats, line):
+                    offsets.append(line.offset)
+                    if len(offsets) == chunk:
+                        crc = _write_offsets(out, offsets, crc)
+                        offsets = array("Q")
+            crc = _write_offsets(out, offsets, crc)
+            if signature != _signature(corpus):
+                raise LitSrlError(f"corpus file {corpus} changed while its line index was built; "
+                                  "run again once it is written")
+            out.seek(0)
+            out.write(HEADER.pack(MAGIC, VERSION, max_chars, *signature, stats.sentences, stats.empty,
+                                  stats.undecodable, stats.truncated, crc))
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
@@ -207,8 +215,16 @@ def _build(path: Path, corpus: Path, max_chars: int) -> LineIndex:
             os.unlink(tmp)
         raise
     log.info("line index of %s: %s lines, %.1f MiB, in %s", corpus, f"{stats.sentences:,}",
-             (HEADER_BYTES + len(payload)) / 2**20, path)
+             (HEADER_BYTES + 8 * stats.sentences) / 2**20, path)
     return LineIndex(corpus, path, stats.sentences, stats)
+
+
+def _write_offsets(out, offsets: array, crc: int) -> int:
+    if not np.little_endian:
+        offsets.byteswap()
+    payload = offsets.tobytes()
+    out.write(payload)
+    return zlib.crc32(payload, crc)
 
 
 def _umask() -> int:
