@@ -2,8 +2,6 @@
 for the data root."""
 
 from lit_srl.data.corpus import (
-    MAX_CHARS,
-    CorpusStats,
     StreamingCorpus,
     check_corpus,
     check_decodable,
@@ -12,6 +10,7 @@ from lit_srl.data.corpus import (
     iter_sentences,
     resolve_train_files,
 )
+from lit_srl.data.lines import MAX_CHARS, CorpusStats
 from lit_srl.data.order import ORDERS, epoch_permutation, global_batches, shuffled_stream
 
 __all__ = [

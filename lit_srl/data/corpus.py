@@ -1,24 +1,25 @@
 """The unsupervised training corpus: text files with one sentence per line, streamed and sharded.
 
-Files are plain text or gzip (``.gz``), read in binary and decoded line by line (undecodable bytes
-become U+FFFD and are counted), stripped, with blank lines skipped and over-long lines cut to
-``max_chars`` characters. Nothing ever holds a whole file in memory.
+Files are plain text or gzip (``.gz``), read line by line as :mod:`lit_srl.data.lines` defines a
+usable line (UTF-8, stripped, blank lines skipped, over-long lines cut). Nothing ever holds a whole
+file in memory. Checks up front: the files exist and have a sentence (:func:`check_corpus`), and
+are mostly UTF-8 (:func:`check_decodable`).
 
-:class:`StreamingCorpus` is the training ``IterableDataset``. Lightning does not shard iterable
-datasets, so it shards itself (see the class docstring for the rule): every rank yields the same
-number of already tokenised batches and no sentence is seen twice in an epoch.
+:class:`StreamingCorpus` is the training ``IterableDataset``, in either epoch order of
+:mod:`lit_srl.data.order`. Lightning does not shard iterable datasets, so it shards itself (see
+the class docstring for the rule): every rank yields the same number of already tokenised batches
+and no sentence is seen twice in an epoch.
 """
 
 from __future__ import annotations
 
-import codecs
 import glob
 import gzip
 import os
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from lit_srl.data.line_index import CorpusIndex
+from lit_srl.data.lines import MAX_CHARS, CorpusStats, iter_lines
 from lit_srl.data.order import (
     ORDERS,
     epoch_permutation,
@@ -35,9 +38,6 @@ from lit_srl.data.order import (
     shuffled_stream,
 )
 from lit_srl.errors import LitSrlError, check_choice
-
-MAX_CHARS = 20_000
-"""Default cap on a sentence's length in characters; longer lines are truncated (and counted)."""
 
 _FIX = "set --data.data_dir or LIT_SRL_DATA, or run `make data` / `python -m lit_srl data download`"
 _TENSOR_KEYS = ("input_ids", "attention_mask", "token_type_ids")
@@ -93,90 +93,11 @@ def _open_binary(path: Path):
 # --------------------------------------------------------------------------------------------
 # Lines
 # --------------------------------------------------------------------------------------------
-@dataclass
-class CorpusStats:
-    """Counters filled by :func:`iter_sentences` (one instance may span several calls)."""
-
-    files: int = 0
-    sentences: int = 0
-    empty: int = 0
-    undecodable: int = 0
-    truncated: int = 0
-
-
-def _read_line(f, limit: int) -> tuple[bytes, bool, int]:
-    """Read one line of at most ``limit`` bytes; discard the rest of a longer line.
-
-    Returns ``(chunk, overlong, consumed)``: ``chunk`` is ``b""`` only at end of file, ``consumed``
-    the bytes the line took in the file (so the next line starts ``consumed`` bytes further on).
-    """
-    chunk = f.readline(limit)
-    if len(chunk) < limit or chunk.endswith(b"\n"):
-        return chunk, False, len(chunk)
-    consumed, rest = len(chunk), chunk
-    while rest and not rest.endswith(b"\n"):  # skip the remainder in bounded pieces
-        rest = f.readline(limit)
-        consumed += len(rest)
-    return chunk, True, consumed
-
-
-def _decode(chunk: bytes, complete: bool) -> tuple[str, bool]:
-    """Decode UTF-8, replacing bad bytes; returns ``(text, had_bad_bytes)``.
-
-    An incomplete chunk (a cut over-long line) may end inside a character: that tail is dropped
-    rather than counted as undecodable.
-    """
-    try:
-        return codecs.getincrementaldecoder("utf-8")("strict").decode(chunk, final=complete), False
-    except UnicodeDecodeError:
-        return codecs.getincrementaldecoder("utf-8")("replace").decode(chunk, final=complete), True
-
-
-@dataclass
-class Line:
-    """One line of a corpus file as training sees it: ``text`` is ``""`` for a blank (unusable) line."""
-
-    offset: int  # byte offset of the line's start in the (decompressed) file
-    text: str
-    undecodable: bool
-    truncated: bool
-
-
-def iter_lines(f, max_chars: int = MAX_CHARS) -> Iterator[Line]:
-    """Every line of the binary file ``f`` from its current position, blank ones included.
-
-    The single definition of a usable line (shared by the stream and the line index): decoded as
-    UTF-8 (bad bytes → U+FFFD), stripped, cut to ``max_chars`` characters; reading at most
-    ``4 * max_chars`` bytes of it (enough for ``max_chars`` characters).
-    """
-    offset = f.tell()
-    while True:
-        chunk, overlong, consumed = _read_line(f, 4 * max_chars)
-        if not chunk:
-            return
-        text, bad = _decode(chunk, complete=not overlong)
-        text = text.strip()
-        cut = bool(text) and (overlong or len(text) > max_chars)
-        yield Line(offset, text[:max_chars] if cut else text, bad and bool(text), cut)
-        offset += consumed
-
-
-def _count(stats: CorpusStats, line: Line) -> bool:
-    """Add ``line`` to ``stats``; whether it is usable (not blank)."""
-    if not line.text:
-        stats.empty += 1
-        return False
-    stats.sentences += 1
-    stats.undecodable += line.undecodable
-    stats.truncated += line.truncated
-    return True
-
-
 def _iter_file(path: Path, stats: CorpusStats, max_chars: int) -> Iterator[str]:
     try:
         with _open_binary(path) as f:
             for line in iter_lines(f, max_chars):
-                if _count(stats, line):
+                if stats.add(line):
                     yield line.text
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise LitSrlError(f"corpus file {path} is not a readable gzip file ({e}); re-download or re-compress it") from e
@@ -346,8 +267,6 @@ class StreamingCorpus(IterableDataset):
         #: the line index of the permutation order (None for the buffer order)
         self.index = None
         if self.order == "permutation":
-            from lit_srl.data.line_index import CorpusIndex  # it reads lines as defined here
-
             self.index = CorpusIndex(self.files, max_chars, index_dir)
         #: batches this rank yields per epoch, when the DataModule has counted the corpus
         self.length: int | None = None

@@ -2,7 +2,7 @@
 
 It gives random access to the sentences of a plain-text corpus, so that an epoch can visit them in
 an exact permutation while still streaming from disk (:mod:`lit_srl.data.order`). A usable line is
-one the stream yields (:func:`lit_srl.data.corpus.iter_lines`: not blank once decoded and
+one the stream yields (:func:`lit_srl.data.lines.iter_lines`: not blank once decoded and
 stripped), so the index counts exactly the sentences of the stream.
 
 The cache file of ``corpus.txt`` holds an 80-byte header (magic, format version, the corpus file's
@@ -36,7 +36,7 @@ from typing import Optional
 
 import numpy as np
 
-from lit_srl.data.corpus import MAX_CHARS, CorpusStats, _count, iter_lines
+from lit_srl.data.lines import MAX_CHARS, CorpusStats, iter_lines
 from lit_srl.errors import LitSrlError
 
 log = logging.getLogger("lit_srl")
@@ -194,7 +194,7 @@ def _build(path: Path, corpus: Path, max_chars: int, chunk: int = 1 << 16) -> Li
             out.write(bytes(HEADER_BYTES))
             offsets = array("Q")
             for line in iter_lines(f, max_chars):
-                if _count(stats, line):
+                if stats.add(line):
                     offsets.append(line.offset)
                     if len(offsets) == chunk:
                         crc = _write_offsets(out, offsets, crc)
