@@ -112,3 +112,10 @@ def test_gzip_corpus_is_refused_in_one_line_naming_the_fix(tmp_path):
     path.write_bytes(gzip.compress(b"a\nb\n"))
     with pytest.raises(LitSrlError, match=r"gzip-compressed .*gunzip -k .* or set data\.order=buffer"):
         load_or_build(path)
+
+
+def test_no_writable_folder_is_one_line_naming_the_option(corpus, tmp_path):
+    folder = tmp_path / "readonly"
+    folder.mkdir(mode=0o555)
+    with pytest.raises(LitSrlError, match=r"no writable folder for the line index of .*corpus\.txt .* set data\.index_dir"):
+        load_or_build(corpus, index_dir=folder)
