@@ -1,16 +1,28 @@
-"""Streaming data: tokenised sentences/s and peak memory of StreamingCorpus + DataLoader.
+"""Streaming data: tokenised sentences/s and peak memory of StreamingCorpus + DataLoader; and, with
+``--orders``, how near in the file a batch's sentences lie under each data order.
 
     python benchmarks/bench_data.py [--sizes 10000 1000000] [--workers 0 1 2] [--batch-size 64]
-        [--max-length 32] [--shuffle-buffer 10000] [--backbone minilm|FOLDER] [--data-dir D]
+        [--max-length 32] [--order permutation|buffer] [--shuffle-buffer 10000]
+        [--backbone minilm|FOLDER] [--data-dir D]
+    python benchmarks/bench_data.py --orders [--order-batches 128 512] [--window 40] [--seeds 1 2 3]
 
 Generates corpora of ``--sizes`` lines in a temporary folder from the lines of the wiki1m head
 (``--source`` under the data root), repeated in a fresh shuffled order each round, then streams
-each one through ``StreamingCorpus`` (seeded shuffle buffer, dynamic padding, the tokenizer object
-as ``SentenceDataModule`` passes it) and ``DataLoader(batch_size=None, num_workers=k)`` for every
+each one through ``StreamingCorpus`` (``--order``: the permutation through a line index built in
+the temporary folder, or the seeded shuffle buffer; dynamic padding, the tokenizer object as
+``SentenceDataModule`` passes it) and ``DataLoader(batch_size=None, num_workers=k)`` for every
 ``k`` of ``--workers``, once to the end. Every measurement runs in a fresh Python process, so its
 peak resident memory (``resource.getrusage``: ``ru_maxrss`` of the process, and of its largest
 DataLoader worker) belongs to that measurement alone. The memory of a streamed corpus should not
-grow with its size: the table compares the peaks of the smallest and the largest corpus.
+grow with its size: the table compares the peaks of the smallest and the largest corpus (in the
+permutation order each process holds the epoch's permutation and touches the mapped index: 16
+bytes a line, which the flat test adds to its tolerance).
+
+``--orders`` (no tokenising): for each order and batch size, the mean number of pairs of sentences
+in one batch that lie within ``--window`` lines of each other in the file, and the mean span of a
+batch in lines, over the first epoch of each seed; on the source corpus (``--source``, wiki1m_head)
+and on a corpus of 1,000,000 lines (SimCSE's wiki1m: the figures depend only on line positions, so
+the line numbers stand for it); plus the line index's size on disk, build time and memory.
 """
 
 from __future__ import annotations
@@ -25,12 +37,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine_line  # noqa: E402
 
 #: Peak-memory growth (largest vs smallest corpus) still counted as flat: this many MiB, or this
 #: share of the difference in corpus file size, whichever is larger.
 FLAT_MIB, FLAT_SHARE = 16.0, 0.10
+#: What the permutation order holds by design, per corpus line and process: its int64 permutation
+#: and the pages of the memory-mapped line index it touches (8 + 8 bytes).
+PERMUTATION_BYTES_PER_LINE = 16
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,7 +56,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2], help="DataLoader workers")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-length", type=int, default=32)
+    parser.add_argument("--order", choices=["permutation", "buffer"], default="permutation")
     parser.add_argument("--shuffle-buffer", type=int, default=10_000)
+    parser.add_argument("--orders", action="store_true", help="report the orders' near-duplicate pairs instead")
+    parser.add_argument("--order-batches", type=int, nargs="+", default=[64, 128, 512])
+    parser.add_argument("--window", type=int, default=40, help="lines apart counted as near (--orders)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--backbone", default="minilm", help="tokenizer: minilm, bert-base (same vocab) or a folder")
     parser.add_argument("--data-dir", default=os.environ.get("LIT_SRL_DATA", "data"), help="the data root")
     parser.add_argument("--source", default="corpus/wiki1m_head.txt", help="lines to repeat, under the data root")
@@ -91,7 +113,8 @@ def measure(args) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     dataset = StreamingCorpus(
         files=[Path(args.measure)], tokenizer=tokenizer, batch_size=args.batch_size, max_length=args.max_length,
-        shuffle=True, shuffle_buffer=args.shuffle_buffer, seed=42,
+        order=args.order, shuffle=True, shuffle_buffer=args.shuffle_buffer, seed=42,
+        index_dir=Path(args.measure).parent,
     )
     loader = DataLoader(dataset, batch_size=None, num_workers=args.workers[0])
     sentences = tokens = 0
@@ -113,7 +136,7 @@ def run_child(args, corpus: Path, workers: int) -> dict:
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--measure", str(corpus), "--workers", str(workers),
         "--batch-size", str(args.batch_size), "--max-length", str(args.max_length),
-        "--shuffle-buffer", str(args.shuffle_buffer), "--backbone", args.backbone, "--sizes", str(args.batch_size),
+        "--order", args.order, "--shuffle-buffer", str(args.shuffle_buffer), "--backbone", args.backbone, "--sizes", str(args.batch_size),
     ]
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -133,7 +156,7 @@ def report(args, sizes_bytes: dict[int, int], results: dict[tuple[int, int], dic
         "",
         f"- corpora: {', '.join(f'{n:,} lines ({b / 2**20:.1f} MiB)' for n, b in sizes_bytes.items())}, generated from "
         f"{args.source} (its lines repeated, each round reshuffled)",
-        f"- batch {args.batch_size}, max length {args.max_length}, shuffle buffer {args.shuffle_buffer:,}, "
+        f"- batch {args.batch_size}, max length {args.max_length}, order {_order_name(args)}, "
         f"tokenizer of {args.backbone}; one full pass per measurement, each in a fresh process "
         "(torch threads 1, TOKENIZERS_PARALLELISM=false)",
         "- peak RSS from resource.getrusage (ru_maxrss): the main process, and the largest DataLoader worker "
@@ -154,11 +177,14 @@ def report(args, sizes_bytes: dict[int, int], results: dict[tuple[int, int], dic
     small, large = min(sizes_bytes), max(sizes_bytes)
     if small != large:
         tolerance = max(FLAT_MIB, FLAT_SHARE * (sizes_bytes[large] - sizes_bytes[small]) / 2**20)
+        by_design = PERMUTATION_BYTES_PER_LINE * (large - small) / 2**20 if args.order == "permutation" else 0.0
         lines += [
             "",
-            f"Peak memory, {large:,} vs {small:,} lines (flat = growth ≤ {tolerance:.0f} MiB, the larger of "
+            f"Peak memory, {large:,} vs {small:,} lines (flat = growth ≤ {tolerance + by_design:.0f} MiB, the larger of "
             f"{FLAT_MIB:.0f} MiB and {FLAT_SHARE:.0%} of the {(sizes_bytes[large] - sizes_bytes[small]) / 2**20:.0f} MiB "
-            "difference in corpus size):",
+            "difference in corpus size"
+            + (f", plus {PERMUTATION_BYTES_PER_LINE} bytes a line of the permutation order ({by_design:.0f} MiB: the "
+               "epoch's permutation and the touched pages of the mapped index)" if by_design else "") + "):",
             "",
             "| workers | main: growth (MiB) | worker: growth (MiB) | flat |",
             "|---:|---:|---:|---|",
@@ -167,8 +193,84 @@ def report(args, sizes_bytes: dict[int, int], results: dict[tuple[int, int], dic
             a, b = results[(small, workers)], results[(large, workers)]
             main_growth = mib(b["rss_main_kib"] - a["rss_main_kib"])
             worker_growth = mib(b["rss_worker_kib"] - a["rss_worker_kib"]) if workers else 0.0
-            flat = max(main_growth, worker_growth) <= tolerance
+            flat = max(main_growth, worker_growth) <= tolerance + by_design
             lines.append(f"| {workers} | {main_growth:+.1f} | {worker_growth:+.1f} | {'yes' if flat else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def _order_name(args) -> str:
+    return f"shuffle buffer {args.shuffle_buffer:,}" if args.order == "buffer" else "whole-corpus permutation"
+
+
+# ------------------------------------------------------------------------------ --orders
+def epoch_lines(order: str, lines: int, seed: int, buffer: int) -> np.ndarray:
+    """The file line numbers of epoch 0 in ``order`` (exactly as StreamingCorpus orders them)."""
+    from lit_srl.data.order import epoch_permutation, shuffled_stream
+
+    if order == "permutation":
+        return epoch_permutation(lines, seed, 0)
+    return np.fromiter(shuffled_stream(range(lines), buffer, seed, 0), dtype=np.int64, count=lines)
+
+
+def near_pairs(order: np.ndarray, batch: int, window: int) -> tuple[float, float]:
+    """Mean over the full batches of (pairs within ``window`` lines of each other, span in lines)."""
+    batches = np.sort(order[: len(order) // batch * batch].reshape(-1, batch), axis=1)
+    # in a sorted batch, the pairs (i, j > i) within the window: j - i = #{k ≤ i + window} − i − 1
+    ahead = np.stack([np.searchsorted(row, row + window, side="right") for row in batches])
+    pairs = (ahead - np.arange(batch) - 1).sum(axis=1)
+    return float(pairs.mean()), float((batches[:, -1] - batches[:, 0]).mean())
+
+
+def index_cost(corpus: Path, folder: Path) -> dict:
+    """Build the line index of ``corpus`` into ``folder``: bytes on disk, seconds, peak RSS growth."""
+    import resource
+
+    from lit_srl.data.line_index import CorpusIndex
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    index = CorpusIndex([corpus], index_dir=folder)
+    seconds = time.perf_counter() - start
+    return {"lines": len(index), "bytes": index.nbytes(), "seconds": seconds,
+            "rss_growth_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before}
+
+
+def orders_report(args, source: Path) -> str:
+    with tempfile.TemporaryDirectory(prefix="bench_data_") as tmp:  # first: peak RSS growth is the index's own
+        generated = Path(tmp) / "corpus_1000000.txt"
+        generate(source, 1_000_000, generated)
+        costs = [(source, index_cost(source, Path(tmp))), (generated, index_cost(generated, Path(tmp)))]
+    head_lines = costs[0][1]["lines"]
+    corpora = [(f"{source.name} ({head_lines:,} lines)", head_lines), ("1,000,000 lines (wiki1m's size)", 1_000_000)]
+    lines = [
+        "## Data order: near-duplicate sentences in a batch",
+        "",
+        f"- pairs of sentences of one batch within {args.window} lines of each other in the file, and the batch's span "
+        f"(last − first line), mean over the full batches of epoch 0, averaged over seeds {', '.join(map(str, args.seeds))}",
+        f"- orders: `permutation` (data.order default; the whole corpus shuffled each epoch) and `buffer` "
+        f"(the {args.shuffle_buffer:,}-line shuffle buffer); one rank (the global batch)",
+        f"- machine: {machine_line()}",
+        "",
+        "| corpus | batch | buffer: pairs | permutation: pairs | buffer: span (lines) | permutation: span (lines) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, n in corpora:
+        cache = {o: [epoch_lines(o, n, s, args.shuffle_buffer) for s in args.seeds] for o in ("buffer", "permutation")}
+        for batch in args.order_batches:
+            got = {o: np.mean([near_pairs(e, batch, args.window) for e in cache[o]], axis=0) for o in cache}
+            lines.append(f"| {name} | {batch} | {got['buffer'][0]:.1f} | {got['permutation'][0]:.2f} | "
+                         f"{got['buffer'][1]:,.0f} | {got['permutation'][1]:,.0f} |")
+    lines += [
+        "",
+        "Line index (permutation order): built once, cached; mapped into memory (shared page cache); each loader "
+        "process also holds the epoch's permutation (int64, 8 bytes a line):",
+        "",
+        "| corpus | lines | index on disk | build s | build peak RSS growth | permutation per process |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for corpus, c in costs:
+        lines.append(f"| {corpus.name} | {c['lines']:,} | {c['bytes'] / 2**20:.2f} MiB | {c['seconds']:.1f} | "
+                     f"{mib(c['rss_growth_kib']):.1f} MiB | {8 * c['lines'] / 2**20:.2f} MiB |")
     return "\n".join(lines) + "\n"
 
 
@@ -181,6 +283,9 @@ def main(argv=None) -> int:
     source = source if source.is_absolute() else Path(args.data_dir) / source
     if not source.is_file():
         raise SystemExit(f"error: source corpus {source} not found; set --data-dir or LIT_SRL_DATA")
+    if args.orders:
+        print(orders_report(args, source))
+        return 0
     results: dict[tuple[int, int], dict] = {}
     sizes_bytes: dict[int, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench_data_") as tmp:

@@ -3,7 +3,9 @@
 The reference (tests/fixtures/fixed_seed_trajectories.json) was written by this test before the
 "one home per concept" refactor (issue 12): for every loss preset, a 4-step fit of the tiny
 random BERT (seed 0 weights, seed_everything 42, batch 8, CPU, float32) with the gradient monitor
-at every step and STS-B dev after step 4. Any change to the training, monitoring or validation
+at every step and STS-B dev after step 4, on the 10,000-line shuffle buffer's data order
+(``data.order=buffer``, the order of that time; pinned explicitly so that the reference still
+proves the rest of the code unchanged now that the whole-corpus permutation is the default). Any change to the training, monitoring or validation
 code that moves a loss, a logged GD/W/R or cosine statistic, or the dev Spearman fails it.
 
 Write the reference of a new preset, or regenerate one for an intended numerical change (say why
@@ -55,7 +57,7 @@ def reference() -> dict:
 @pytest.mark.parametrize("preset", PRESETS)
 def test_fixed_seed_fit_matches_the_reference_step_by_step(preset, reference, tiny_bert, data_dir, tmp_path):
     args = fit_args(
-        tmp_path, str(tiny_bert), "--model.pooler=cls", "--data.count_sentences=false",
+        tmp_path, str(tiny_bert), "--model.pooler=cls", "--data.count_sentences=false", "--data.order=buffer",
         steps=4, val_every=4, batch=8, configs=[f"loss/{preset}.yaml"],
     )
     assert run_cli(args) == 0

@@ -1,34 +1,43 @@
 """The unsupervised training corpus: text files with one sentence per line, streamed and sharded.
 
-Files are plain text or gzip (``.gz``), read in binary and decoded line by line (undecodable bytes
-become U+FFFD and are counted), stripped, with blank lines skipped and over-long lines cut to
-``max_chars`` characters. Nothing ever holds a whole file in memory.
+Files are plain text or gzip (``.gz``), read line by line as :mod:`lit_srl.data.lines` defines a
+usable line (UTF-8, stripped, blank lines skipped, over-long lines cut). Nothing ever holds a whole
+file in memory. Checks up front: the files exist and have a sentence (:func:`check_corpus`), and
+are mostly UTF-8 (:func:`check_decodable`).
 
-:class:`StreamingCorpus` is the training ``IterableDataset``. Lightning does not shard iterable
-datasets, so it shards itself (see the class docstring for the rule): every rank yields the same
-number of already tokenised batches and no sentence is seen twice in an epoch.
+:class:`StreamingCorpus` is the training ``IterableDataset``, in either epoch order of
+:mod:`lit_srl.data.order`. Lightning does not shard iterable datasets, so it shards itself (see
+the class docstring for the rule): every rank yields the same number of already tokenised batches
+and no sentence is seen twice in an epoch.
 """
 
 from __future__ import annotations
 
-import codecs
 import glob
 import gzip
 import os
-import random
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from lit_srl.errors import LitSrlError
-
-MAX_CHARS = 20_000
-"""Default cap on a sentence's length in characters; longer lines are truncated (and counted)."""
+from lit_srl.data.line_index import CorpusIndex
+from lit_srl.data.lines import MAX_CHARS, CorpusStats, iter_lines
+from lit_srl.data.order import (
+    ORDERS,
+    epoch_permutation,
+    global_batches,
+    index_batches,
+    rank_share,
+    shuffled_stream,
+)
+from lit_srl.errors import LitSrlError, check_choice
 
 _FIX = "set --data.data_dir or LIT_SRL_DATA, or run `make data` / `python -m lit_srl data download`"
 _TENSOR_KEYS = ("input_ids", "attention_mask", "token_type_ids")
@@ -84,61 +93,12 @@ def _open_binary(path: Path):
 # --------------------------------------------------------------------------------------------
 # Lines
 # --------------------------------------------------------------------------------------------
-@dataclass
-class CorpusStats:
-    """Counters filled by :func:`iter_sentences` (one instance may span several calls)."""
-
-    files: int = 0
-    sentences: int = 0
-    empty: int = 0
-    undecodable: int = 0
-    truncated: int = 0
-
-
-def _read_line(f, limit: int) -> tuple[bytes, bool]:
-    """Read one line of at most ``limit`` bytes; discard the rest of a longer line.
-
-    Returns ``(chunk, overlong)``; ``chunk`` is ``b""`` only at end of file.
-    """
-    chunk = f.readline(limit)
-    if len(chunk) < limit or chunk.endswith(b"\n"):
-        return chunk, False
-    rest = chunk
-    while rest and not rest.endswith(b"\n"):  # skip the remainder in bounded pieces
-        rest = f.readline(limit)
-    return chunk, True
-
-
-def _decode(chunk: bytes, complete: bool) -> tuple[str, bool]:
-    """Decode UTF-8, replacing bad bytes; returns ``(text, had_bad_bytes)``.
-
-    An incomplete chunk (a cut over-long line) may end inside a character: that tail is dropped
-    rather than counted as undecodable.
-    """
-    try:
-        return codecs.getincrementaldecoder("utf-8")("strict").decode(chunk, final=complete), False
-    except UnicodeDecodeError:
-        return codecs.getincrementaldecoder("utf-8")("replace").decode(chunk, final=complete), True
-
-
 def _iter_file(path: Path, stats: CorpusStats, max_chars: int) -> Iterator[str]:
     try:
         with _open_binary(path) as f:
-            while True:
-                chunk, overlong = _read_line(f, 4 * max_chars)  # >= max_chars characters
-                if not chunk:
-                    return
-                text, bad = _decode(chunk, complete=not overlong)
-                text = text.strip()
-                if not text:
-                    stats.empty += 1
-                    continue
-                if overlong or len(text) > max_chars:
-                    text = text[:max_chars]
-                    stats.truncated += 1
-                stats.undecodable += bad
-                stats.sentences += 1
-                yield text
+            for line in iter_lines(f, max_chars):
+                if stats.add(line):
+                    yield line.text
     except (gzip.BadGzipFile, EOFError, zlib.error) as e:
         raise LitSrlError(f"corpus file {path} is not a readable gzip file ({e}); re-download or re-compress it") from e
 
@@ -181,6 +141,23 @@ def check_corpus(files: Iterable[str | Path]) -> None:
         )
 
 
+#: Shares of sentences with undecodable bytes (not UTF-8) above which training warns, and stops: a few
+#: bad lines are noise; a majority means the file is not UTF-8 text (another encoding, or binary).
+UNDECODABLE_WARN, UNDECODABLE_STOP = 0.01, 0.5
+
+
+def check_decodable(stats: dict[str, int], files: Iterable[str | Path]) -> None:
+    """Warn when over 1% of the sentences had undecodable bytes; raise a LitSrlError over 50%."""
+    sentences, bad = stats["sentences"], stats["undecodable"]
+    if not sentences or bad <= UNDECODABLE_WARN * sentences:
+        return
+    names = ", ".join(str(p) for p in files)
+    share = f"{bad:,} of {sentences:,} lines ({bad / sentences:.1%}) of corpus {names} have bytes that are not UTF-8"
+    if bad > UNDECODABLE_STOP * sentences:
+        raise LitSrlError(f"{share}; convert it to UTF-8 text (e.g. iconv -f latin1 -t utf-8) or remove the binary data")
+    warnings.warn(f"{share}; they train as U+FFFD. Convert the corpus to UTF-8 if that is not intended", stacklevel=2)
+
+
 def _probe_readable(f, path: Path) -> None:
     try:
         f.read(1)
@@ -219,64 +196,42 @@ def format_corpus_stats(stats: dict[str, int]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Shuffling and sharding
+# The training dataset
 # --------------------------------------------------------------------------------------------
-def shuffled_stream(
-    sentences: Iterable[str], buffer_size: int, seed: int, epoch: int
-) -> Iterator[str]:
-    """Bounded-buffer shuffle: deterministic in ``(seed, epoch)``, memory ``O(buffer_size)``.
-
-    Fills a buffer, then for each new item emits a random buffered one and puts the new one in its
-    place; the remainder is emitted in random order at the end.
-    """
-    rng = random.Random(f"lit_srl:{seed}:{epoch}")
-    buffer: list[str] = []
-    for s in sentences:
-        if len(buffer) < buffer_size:
-            buffer.append(s)
-            continue
-        j = rng.randrange(buffer_size)
-        yield buffer[j]
-        buffer[j] = s
-    rng.shuffle(buffer)
-    yield from buffer
-
-
-def global_batches(stream: Iterable[str], size: int) -> Iterator[list[str]]:
-    """Cut ``stream`` into consecutive lists of exactly ``size`` items; an incomplete tail is dropped."""
-    batch: list[str] = []
-    for s in stream:
-        batch.append(s)
-        if len(batch) == size:
-            yield batch
-            batch = []
-
-
 class StreamingCorpus(IterableDataset):
     """Streams tokenised training batches from text files, sharded over ranks and workers.
 
     Use with ``DataLoader(dataset, batch_size=None, num_workers=k)``. Each item is a dict of
     tensors: ``input_ids`` and ``attention_mask`` (and ``token_type_ids`` if the tokenizer gives
-    them) of shape ``(batch_size, T)`` with ``T = min(longest sentence in the batch, max_length)``
-    (dynamic padding), and ``batch_index``, a scalar int64 tensor: the global batch index ``b`` in
-    the epoch.
+    them) of shape ``(B, T)`` with ``T = min(longest sentence in the batch, max_length)`` (dynamic
+    padding), and ``batch_index``, a scalar int64 tensor: the global batch index ``b`` in the epoch.
 
-    Sharding rule. Every worker of every rank reads the same stream and applies the same
-    bounded-buffer shuffle, seeded by ``(seed, epoch)``, then cuts it into *global batches* of
-    ``batch_size * world_size`` sentences (an incomplete last one is dropped). Global batch ``b``
-    gives rank ``r`` the slice ``[r * batch_size, (r + 1) * batch_size)``. Within a rank, DataLoader
-    worker ``w`` of ``k`` handles the batches with ``(b - start) % k == w``, where ``start`` is the
-    number of batches skipped on resume (0 normally); the DataLoader's round-robin over workers
-    therefore yields ``b = start, start + 1, ...`` in order, the same sequence for any ``k``. Only a
-    worker's own batches are tokenised. Every rank yields the same number of batches and no
-    sentence appears twice in an epoch.
+    Order (:mod:`lit_srl.data.order`). ``order="permutation"``: the epoch visits every usable line
+    once in a permutation seeded by ``(seed, epoch)``, read at its offset through the cached line
+    index (built on construction; ``index_dir`` overrides where it is cached). ``order="buffer"``:
+    the file order through a shuffle buffer of ``shuffle_buffer`` lines. ``shuffle=False``: the
+    file order.
+
+    Sharding rule. Every worker of every rank computes the same epoch order and cuts it into
+    *global batches* of ``batch_size * world_size`` sentences, so a global batch is the same set
+    whatever the number of ranks. Global batch ``b`` gives rank ``r`` its ``r``-th contiguous
+    ``1/world_size`` (``B = batch_size``). The incomplete last global batch is dropped, or with
+    ``drop_last=False`` kept when it has at least 2 sentences, padded with the epoch's first
+    sentences to a multiple of ``world_size`` (at most ``world_size - 1`` repeats, as HF's
+    ``DistributedSampler`` pads): each rank then gets ``ceil(tail / world_size)`` sentences, so every
+    rank yields the same number of batches. Within a rank, DataLoader worker ``w`` of ``k`` handles
+    the batches with ``(b - start) % k == w``, where ``start`` is the number of batches skipped on
+    resume (0 normally); the DataLoader's round-robin over workers therefore yields ``b = start,
+    start + 1, ...`` in order, the same sequence for any ``k``. Only a worker's own batches are
+    read (permutation) and tokenised. No sentence appears twice in an epoch (but a padded tail's).
 
     Epochs and resume. Call :meth:`set_epoch` before each epoch (Lightning does not call it on a
     dataset). ``load_state_dict({"epoch": e, "batches_done": n})`` makes iterations of epoch ``e``
-    skip its first ``n`` global batches (without tokenising them); :meth:`set_epoch` with another
-    epoch drops the skip. The dataset cannot count consumed batches (workers iterate copies of
-    it): the caller supplies ``batches_done``. Workers copy the dataset when a DataLoader iterator
-    starts, so with ``persistent_workers=True`` later calls do not reach them.
+    skip its first ``n`` global batches (without reading or tokenising them in the permutation
+    order); :meth:`set_epoch` with another epoch drops the skip. The dataset cannot count consumed
+    batches (workers iterate copies of it): the caller supplies ``batches_done``. Workers copy the
+    dataset when a DataLoader iterator starts, so with ``persistent_workers=True`` later calls do
+    not reach them.
     """
 
     def __init__(
@@ -286,11 +241,14 @@ class StreamingCorpus(IterableDataset):
         tokenizer: Any,
         batch_size: int,
         max_length: int = 32,
+        order: str = "permutation",
         shuffle: bool = True,
         shuffle_buffer: int = 10_000,
         seed: int = 42,
         rank: int = 0,
         world_size: int = 1,
+        drop_last: bool = True,
+        index_dir: str | Path | None = None,
         max_chars: int = MAX_CHARS,
     ) -> None:
         super().__init__()
@@ -301,9 +259,15 @@ class StreamingCorpus(IterableDataset):
         self.files = [Path(f) for f in files]
         self.tokenizer = tokenizer
         self.batch_size, self.max_length = batch_size, max_length
+        self.order = check_choice("data.order", order, ORDERS)
         self.shuffle, self.shuffle_buffer, self.seed = shuffle, shuffle_buffer, seed
         self.rank, self.world_size, self.max_chars = rank, world_size, max_chars
+        self.drop_last = drop_last
         self.epoch = 0
+        #: the line index of the permutation order (None for the buffer order)
+        self.index = None
+        if self.order == "permutation":
+            self.index = CorpusIndex(self.files, max_chars, index_dir)
         #: batches this rank yields per epoch, when the DataModule has counted the corpus
         self.length: int | None = None
         self._resume: tuple[int, int] | None = None  # (epoch, batches_done)
@@ -311,7 +275,7 @@ class StreamingCorpus(IterableDataset):
 
     # -- epoch and resume state ------------------------------------------------------------
     def __len__(self) -> int:
-        """Batches per epoch on this rank (sentences // (batch_size × world_size)), once counted."""
+        """Batches per epoch on this rank (see :func:`lit_srl.data.order.batches_per_epoch`), once counted."""
         if self.length is None:
             raise TypeError("the corpus has not been counted; its length is unknown")
         return self.length
@@ -338,22 +302,48 @@ class StreamingCorpus(IterableDataset):
         return self._resume[1] if self._resume is not None and self._resume[0] == self.epoch else 0
 
     # -- iteration ---------------------------------------------------------------------------
-    def sentence_stream(self) -> Iterator[str]:
-        """This epoch's (shuffled) sentence stream, identical on every rank and worker."""
+    def _line_order(self):
+        """The permutation order's line numbers for this epoch (the identity without shuffling)."""
+        n = len(self.index)
+        return epoch_permutation(n, self.seed, self.epoch) if self.shuffle else np.arange(n, dtype=np.int64)
+
+    def _global_batches(self) -> Iterator:
+        """This epoch's global batches: arrays of line numbers (permutation) or lists of sentences."""
+        size = self.batch_size * self.world_size
+        if self.index is not None:
+            return index_batches(self._line_order(), size, self.world_size, not self.drop_last)
+        return global_batches(self._buffered_stream(), size, self.world_size, not self.drop_last)
+
+    def _buffered_stream(self) -> Iterator[str]:
         sentences = iter_sentences(self.files, max_chars=self.max_chars)
         if not self.shuffle:
             return sentences
         return shuffled_stream(sentences, self.shuffle_buffer, self.seed, self.epoch)
 
+    def sentence_stream(self) -> Iterator[str]:
+        """This epoch's sentence stream, identical on every rank and worker (reads the whole epoch)."""
+        if self.index is None:
+            yield from self._buffered_stream()
+            return
+        order = self._line_order()
+        for lo in range(0, len(order), 4096):
+            yield from self.index.read(order[lo:lo + 4096])
+
+    def _texts(self, part) -> list[str]:
+        return self.index.read(part) if self.index is not None else list(part)
+
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
         start = self._start_batch()
-        lo, hi = self.rank * self.batch_size, (self.rank + 1) * self.batch_size
-        for b, batch in enumerate(global_batches(self.sentence_stream(), self.batch_size * self.world_size)):
-            if b < start or (b - start) % num_workers != worker:
-                continue
-            yield self._encode(batch[lo:hi], b)
+        try:
+            for b, batch in enumerate(self._global_batches()):
+                if b < start or (b - start) % num_workers != worker:
+                    continue
+                yield self._encode(self._texts(rank_share(batch, self.rank, self.world_size)), b)
+        finally:
+            if self.index is not None:
+                self.index.close()
 
     def _encode(self, sentences: list[str], batch_index: int) -> dict[str, torch.Tensor]:
         enc = self._tokenizer()(

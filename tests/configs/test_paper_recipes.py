@@ -87,13 +87,14 @@ def test_bert_recipe_is_the_released_code_setting():
     assert (model["lr"], model["weight_decay"], model["warmup_steps"]) == (1e-5, 0.0, 0)
     assert (trainer["gradient_clip_val"], trainer["gradient_clip_algorithm"]) == (1.0, "norm")
     assert (trainer["max_epochs"], trainer["max_steps"], trainer["val_check_interval"]) == (1, -1, 125)
-    assert trainer["check_val_every_n_epoch"] is None and trainer["precision"] == "bf16-mixed"
+    assert trainer["check_val_every_n_epoch"] is None and trainer["precision"] == "32-true"
     assert [c["class_path"] for c in trainer["callbacks"]] == [
         "lightning.pytorch.callbacks.LearningRateMonitor",
         "lit_srl.callbacks.GradientComponentMonitor",
     ]
     assert data["train_files"] == "corpus/wiki1m_for_simcse.txt"
     assert (data["batch_size"], data["max_length"]) == (128, 32)
+    assert (data["order"], data["drop_last"]) == ("permutation", False)  # HF Trainer: RandomSampler, last batch kept
     assert config["seed_everything"] == 42
 
 
@@ -104,6 +105,36 @@ def test_roberta_recipe_differs_in_backbone_head_batch_and_validation_interval()
     for section in ("trainer", "model", "data"):
         differ = {k for k in bert[section] if bert[section][k] != roberta[section][k]}
         assert differ <= {"default_root_dir", "backbone", "head", "batch_size", "val_check_interval"}, section
+
+
+@pytest.mark.parametrize("label", ["infonce", "arccon", "mpt", "met"])
+def test_simcse_exact_recipe_gives_the_contrastive_objectives_simcse_s_head_unfrozen(label):
+    files = ("configs/paper_bert_base.yaml", f"configs/loss/{label}.yaml")
+    paper = resolved(*files, f"configs/paper/bert_base/{label}.yaml")
+    simcse = resolved(*files, "configs/paper/simcse_exact_bert_base.yaml")
+    assert (simcse["model"]["head"], simcse["model"]["freeze_embeddings"], simcse["model"]["head_at_eval"]) == ("mlp", False, False)
+    assert (simcse["model"]["lr"], simcse["data"]["batch_size"]) == (pytest.approx(3e-5), 64)
+    assert simcse["model"]["loss"] == paper["model"]["loss"]
+    differ = {(section, k) for section in ("trainer", "model", "data") for k in paper[section]
+              if paper[section][k] != simcse[section][k]}
+    assert differ == {("model", "head"), ("model", "freeze_embeddings")}
+
+
+def test_float32_recipe_with_clipping_gets_fused_adamw(tiny_bert):
+    """32-true lets the fused AdamW clip (Lightning refuses it under a mixed-precision plugin)."""
+    import lightning as L
+
+    from lit_srl.model import SentenceEmbeddingModule
+
+    trainer_config = resolved("configs/paper_bert_base.yaml")["trainer"]
+    fused = {}
+    for precision in (trainer_config["precision"], "bf16-mixed"):
+        module = SentenceEmbeddingModule(backbone=str(tiny_bert))
+        module._trainer = L.Trainer(precision=precision, gradient_clip_val=trainer_config["gradient_clip_val"],
+                                    accelerator="cpu", devices=1, logger=False, enable_checkpointing=False)
+        module.total_training_steps = lambda: 10  # only the optimizer is looked at
+        fused[precision] = bool(module.configure_optimizers()["optimizer"].defaults["fused"])
+    assert fused == {"32-true": True, "bf16-mixed": False}
 
 
 def objectives(name: str) -> dict[str, tuple[str, ...]]:

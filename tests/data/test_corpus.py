@@ -14,6 +14,7 @@ from support.helpers import data_root
 from lit_srl.data.corpus import (
     StreamingCorpus,
     check_corpus,
+    check_decodable,
     corpus_stats,
     format_corpus_stats,
     iter_sentences,
@@ -55,7 +56,9 @@ def sentences_of(path: Path) -> list[str]:
 
 
 def make(files, tokenizer, **kw) -> StreamingCorpus:
-    kw = {"batch_size": BATCH, "shuffle_buffer": 100, "seed": 7, **kw}
+    """The dataset of ``files``; the buffer order unless ``order`` is given (tests/data/test_order.py
+    specifies the permutation order)."""
+    kw = {"batch_size": BATCH, "order": "buffer", "shuffle_buffer": 100, "seed": 7, **kw}
     return StreamingCorpus(files=list(files), tokenizer=tokenizer, **kw)
 
 
@@ -289,3 +292,14 @@ def test_real_wiki1m_head_streams_with_the_real_tokenizer(tokenizer):
     batches = run(ds, 2)
     assert len(batches) == 11_914 // 128
     assert all(b["input_ids"].shape[0] == 64 and b["input_ids"].shape[1] <= 32 for b in batches)
+
+
+@pytest.mark.parametrize("bad,outcome", [(10, "silent"), (11, "warns"), (500, "warns"), (501, "stops")])
+def test_undecodable_share_warns_above_1_percent_and_stops_above_half(bad, outcome, recwarn):
+    stats = {"files": 1, "sentences": 1000, "empty": 0, "undecodable": bad, "truncated": 0}
+    if outcome == "stops":
+        with pytest.raises(LitSrlError, match="convert it to UTF-8"):
+            check_decodable(stats, ["c.txt"])
+        return
+    check_decodable(stats, ["c.txt"])
+    assert len(recwarn) == (outcome == "warns")
