@@ -150,6 +150,26 @@ def cli_class():
                     # Lightning's placeholder hp_metric = -1.
                     logger._default_hp_metric = False
 
+        def _instantiate_trainer(self, config: dict, callbacks: list):
+            # every checkpoint is written atomically in its own folder (lit_srl.checkpoint_io)
+            from lit_srl.checkpoint_io import with_atomic_checkpoints
+
+            config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
+            return super()._instantiate_trainer(config, callbacks)
+
+        def _parse_ckpt_path(self) -> None:
+            """``fit``: the options on the command line win over the checkpoint, however it is named.
+
+            Lightning applies a ``--ckpt_path`` file's hyperparameters over the whole parsed config,
+            the command line's options included — but not for ``last``, ``auto`` or ``hpc``, which it
+            resolves later. A fit's config is its command line (with the checkpoint's stored config
+            underneath when no ``--config`` is given, see :func:`run_config_args`), so the
+            checkpoint's hyperparameters are not applied again. ``validate``/``test`` keep
+            Lightning's behaviour: the model is the checkpoint's.
+            """
+            if self.config.get("subcommand") != "fit":
+                super()._parse_ckpt_path()
+
         def before_fit(self) -> None:
             self.fit_started = time.perf_counter()
 
@@ -375,6 +395,12 @@ def resolve_resume(config) -> None:
             config.ckpt_path = None
             return
     config.ckpt_path = str(newest)
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from lit_srl.atomic import remove_leftovers
+
+    for leftover in remove_leftovers(newest.parent) if rank_zero_only.rank == 0 else ():  # rank 0 writes there
+        logging.getLogger("lit_srl").info("removed %s, left by an interrupted checkpoint write", leftover)
     version_dir = newest.parent.parent
     if version_dir.name.startswith("version_") and config.trainer.get("logger") in (None, True):
         from jsonargparse import Namespace
