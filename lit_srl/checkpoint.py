@@ -167,13 +167,21 @@ def read_checkpoint(path: Union[str, Path], map_location: str = "cpu") -> dict:
     return ckpt
 
 
+def check_record(ckpt, path) -> None:
+    """Refuse (one line) a checkpoint whose ``lit_srl`` record names tokenizer files that are not
+    bare tokenizer file names; a checkpoint without a record passes (Lightning's own)."""
+    record = ckpt.get("lit_srl") if isinstance(ckpt, dict) else None
+    if isinstance(record, dict) and "tokenizer_files" in record:
+        checked_tokenizer_files(record["tokenizer_files"], f"checkpoint {path}")
+
+
 def load_encoder(path: Union[str, Path], map_location: str = "cpu") -> SentenceEncoder:
     """Rebuild the trained encoder (backbone weights, pooler, head, tokenizer) from a checkpoint."""
     ckpt = read_checkpoint(path, map_location)
     record = ckpt["lit_srl"]
     with tempfile.TemporaryDirectory() as tmp:
-        # names checked by read_checkpoint: bare tokenizer file names only, nothing outside tmp
-        for name, data in checked_tokenizer_files(record["tokenizer_files"], f"checkpoint {path}").items():
+        # bare tokenizer file names only (read_checkpoint checked them): nothing is written outside tmp
+        for name, data in record["tokenizer_files"].items():
             (Path(tmp) / name).write_bytes(data)
         encoder = SentenceEncoder.from_config(
             record["backbone_config"],
@@ -239,6 +247,7 @@ def check_resumable(path: Union[str, Path]) -> None:
             f"checkpoint {path} is not a Lightning training checkpoint (no {', '.join(missing)}); "
             "it cannot resume a run: give a last.ckpt written by lit_srl fit"
         )
+    check_record(ckpt, path)
 
 
 def _lightning_load_frame(tb) -> Optional[str]:

@@ -56,6 +56,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         with atomic_open(path, needed=tensor_bytes(checkpoint)) as f:
             torch.save(checkpoint, f)
 
+    def load_checkpoint(self, path, map_location: Any = lambda storage, loc: storage, weights_only: Optional[bool] = None):
+        """Lightning's load, then the checks of a lit_srl record (tokenizer file names) as it is read."""
+        from lit_srl.checkpoint import check_record
+
+        checkpoint = super().load_checkpoint(path, map_location=map_location, weights_only=weights_only)
+        check_record(checkpoint, path)
+        return checkpoint
+
 
 def with_atomic_checkpoints(plugins: Any, strategy: Any = None) -> list:
     """The trainer's ``plugins`` with an :class:`AtomicCheckpointIO`, unless a CheckpointIO is chosen.

@@ -321,10 +321,11 @@ def run_config_args(argv: list[str]) -> list[str]:
         ckpt = str(find_last_checkpoint(_option(argv, "--trainer.default_root_dir") or "."))
     elif ckpt in ("auto", "best", "hpc", "registry") and not Path(ckpt).exists():
         return argv  # resolved later (resolve_resume, Lightning)
-    from lit_srl.checkpoint import load_weights_only
+    from lit_srl.checkpoint import check_record, load_weights_only
 
     # weights_only: nothing pickled in the file runs; missing/corrupt/refused → one-line LitSrlError
     loaded = load_weights_only(ckpt, map_location="cpu", mmap=None)
+    check_record(loaded, ckpt)
     stored = loaded.get("lit_srl_run_config") if isinstance(loaded, dict) else None
     if not stored:
         return argv
