@@ -73,16 +73,25 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """ENOSPC or EDQUOT, raised directly or behind another error (torch.save's zip writer turns
-    the OSError of a failed write into a RuntimeError "unexpected pos")."""
+def disk_full_cause(exc: Optional[BaseException]) -> Optional[OSError]:
+    """The ENOSPC/EDQUOT error behind ``exc`` (raised directly or as the cause or context of another:
+    torch.save's zip writer turns the OSError of a failed write into a RuntimeError), else None."""
     seen = set()
     while exc is not None and id(exc) not in seen:
         if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
-            return True
+            return exc
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
-    return False
+    return None
+
+
+def disk_full_line(exc: BaseException) -> Optional[str]:
+    """One line for a full disk met by any other writer (TensorBoard, Lightning's config.yaml), else None."""
+    cause = disk_full_cause(exc)
+    if cause is None:
+        return None
+    where = f" writing {cause.filename}" if cause.filename else ""
+    return f"no space left on the disk{where} ({cause.strerror}); free space there and rerun (a fit resumes with --ckpt_path last)"
 
 
 def _size(nbytes: float) -> str:
@@ -130,7 +139,7 @@ def atomic_open(path: Union[str, Path], needed: int = 0) -> Iterator[BinaryIO]:
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if is_disk_full(exc):
+        if disk_full_cause(exc) is not None:
             raise disk_full_error(path, max(needed, written)) from exc
         raise
     fsync_folder(path.parent)

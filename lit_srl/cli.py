@@ -480,10 +480,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except Exception as exc:
         # Lightning reading --ckpt_path: torch's weights-only refusal, a truncated or corrupt file.
+        from lit_srl.atomic import disk_full_line
         from lit_srl.checkpoint import lightning_load_error
 
         lightning = command in LIGHTNING_COMMANDS or command.startswith("-")
-        line = lightning_load_error(exc, _option(argv, "--ckpt_path")) if lightning else None
+        line = (lightning_load_error(exc, _option(argv, "--ckpt_path")) if lightning else None) or disk_full_line(exc)
         if line is None:
             raise
         print(f"error: {line}", file=sys.stderr)

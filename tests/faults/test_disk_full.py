@@ -80,3 +80,19 @@ def test_fit_on_a_disk_that_fills_up_says_so_in_one_line_and_keeps_last_ckpt(tin
         assert "needs about" in errors[0] and "the previous last.ckpt is unchanged" in errors[0], errors[0]
         assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 1
         assert leftovers(last.parent) == []
+
+
+def test_a_full_disk_met_by_another_writer_of_a_fit_is_one_line(monkeypatch, capsys):
+    """TensorBoard's event files or Lightning's config.yaml filling the disk: one line naming the file."""
+    import lit_srl.cli as cli
+
+    def fit_that_fills_the_disk(args):
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/runs/x/events.out.tfevents")
+        except OSError as exc:
+            raise RuntimeError("the event writer failed") from exc
+
+    monkeypatch.setattr(cli, "lightning_cli", fit_that_fills_the_disk)
+    assert main(["fit", "--trainer.max_steps=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no space left on the disk writing /runs/x/events.out.tfevents") and "\n" not in err
