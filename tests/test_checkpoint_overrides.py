@@ -34,6 +34,9 @@ def probed_resume(root, tiny_bert, tiny_checkpoint, naming: str, monkeypatch) ->
     elif naming == "path_without_config":  # the config stored in the checkpoint, under the options
         args = ["fit", f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={root}", "--trainer.max_steps=4",
                 "--trainer.val_check_interval=100", "--trainer.enable_progress_bar=false", *options]
+    elif naming == "hpc":  # Lightning's own SLURM checkpoint name, resolved by the trainer
+        shutil.move(ckpt, root / "hpc_ckpt_1.ckpt")
+        args = fit_args(root, str(tiny_bert), *options, "--ckpt_path=hpc", steps=4, val_every=100)
     elif naming == "requeue":  # a requeued SLURM job without --ckpt_path resumes as with auto
         monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
         args = fit_args(root, str(tiny_bert), *options, steps=4, val_every=100)
@@ -43,7 +46,7 @@ def probed_resume(root, tiny_bert, tiny_checkpoint, naming: str, monkeypatch) ->
     return read_records(log)
 
 
-@pytest.mark.parametrize("naming", ["path", "path_without_config", "last", "auto", "requeue"])
+@pytest.mark.parametrize("naming", ["path", "path_without_config", "last", "auto", "hpc", "requeue"])
 def test_command_line_lr_and_temperature_win_over_the_checkpoint(naming, tiny_bert, tiny_checkpoint, tmp_path,
                                                                   monkeypatch):
     records = probed_resume(tmp_path, tiny_bert, tiny_checkpoint, naming, monkeypatch)
