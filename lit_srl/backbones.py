@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 from lit_srl.errors import LitSrlError
@@ -56,4 +57,11 @@ def load_pretrained(loader, name: str, **kwargs):
             f"cannot load backbone {name!r} ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
             f"give a local Hugging Face folder, a reachable hub name, or one of the aliases: "
             f"{', '.join(ALIASES)}"
+        ) from exc
+    except pickle.UnpicklingError as exc:  # a pickled pytorch_model.bin that torch's weights-only loader refused
+        from lit_srl.checkpoint import load_error_reason
+
+        raise LitSrlError(
+            f"cannot load backbone {name!r}: its pickled weights file (pytorch_model.bin) {load_error_reason(exc)}; "
+            "convert it to model.safetensors where you trust it, or use another backbone"
         ) from exc

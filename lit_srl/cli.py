@@ -150,6 +150,26 @@ def cli_class():
                     # Lightning's placeholder hp_metric = -1.
                     logger._default_hp_metric = False
 
+        def _instantiate_trainer(self, config: dict, callbacks: list):
+            # every checkpoint is written atomically in its own folder (lit_srl.checkpoint_io)
+            from lit_srl.checkpoint_io import with_atomic_checkpoints
+
+            config["plugins"] = with_atomic_checkpoints(config.get("plugins"), config.get("strategy"))
+            return super()._instantiate_trainer(config, callbacks)
+
+        def _parse_ckpt_path(self) -> None:
+            """``fit``: the options on the command line win over the checkpoint, however it is named.
+
+            Lightning applies a ``--ckpt_path`` file's hyperparameters over the whole parsed config,
+            the command line's options included — but not for ``last``, ``auto`` or ``hpc``, which it
+            resolves later. A fit's config is its command line (with the checkpoint's stored config
+            underneath when no ``--config`` is given, see :func:`run_config_args`), so the
+            checkpoint's hyperparameters are not applied again. ``validate``/``test`` keep
+            Lightning's behaviour: the model is the checkpoint's.
+            """
+            if self.config.get("subcommand") != "fit":
+                super()._parse_ckpt_path()
+
         def before_fit(self) -> None:
             self.fit_started = time.perf_counter()
 
@@ -301,10 +321,11 @@ def run_config_args(argv: list[str]) -> list[str]:
         ckpt = str(find_last_checkpoint(_option(argv, "--trainer.default_root_dir") or "."))
     elif ckpt in ("auto", "best", "hpc", "registry") and not Path(ckpt).exists():
         return argv  # resolved later (resolve_resume, Lightning)
-    from lit_srl.checkpoint import load_weights_only
+    from lit_srl.checkpoint import check_record, load_weights_only
 
     # weights_only: nothing pickled in the file runs; missing/corrupt/refused → one-line LitSrlError
     loaded = load_weights_only(ckpt, map_location="cpu", mmap=None)
+    check_record(loaded, ckpt)
     stored = loaded.get("lit_srl_run_config") if isinstance(loaded, dict) else None
     if not stored:
         return argv
@@ -375,6 +396,12 @@ def resolve_resume(config) -> None:
             config.ckpt_path = None
             return
     config.ckpt_path = str(newest)
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    from lit_srl.atomic import remove_leftovers
+
+    for leftover in remove_leftovers(newest.parent) if rank_zero_only.rank == 0 else ():  # rank 0 writes there
+        logging.getLogger("lit_srl").info("removed %s, left by an interrupted checkpoint write", leftover)
     version_dir = newest.parent.parent
     if version_dir.name.startswith("version_") and config.trainer.get("logger") in (None, True):
         from jsonargparse import Namespace
@@ -453,10 +480,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except Exception as exc:
         # Lightning reading --ckpt_path: torch's weights-only refusal, a truncated or corrupt file.
+        from lit_srl.atomic import disk_full_line
         from lit_srl.checkpoint import lightning_load_error
 
         lightning = command in LIGHTNING_COMMANDS or command.startswith("-")
-        line = lightning_load_error(exc, _option(argv, "--ckpt_path")) if lightning else None
+        line = (lightning_load_error(exc, _option(argv, "--ckpt_path")) if lightning else None) or disk_full_line(exc)
         if line is None:
             raise
         print(f"error: {line}", file=sys.stderr)

@@ -265,6 +265,10 @@ class SentenceEmbeddingModule(L.LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from lit_srl.checkpoint import use_run_optimizer_settings
+
+        # --model.lr / --model.weight_decay given when resuming win over the checkpoint's optimizer
+        use_run_optimizer_settings(checkpoint, self.hparams.lr, self.hparams.weight_decay)
         state = checkpoint.get("lit_srl_train_state")
         if state:
             self._pending_rng = state["rng"]

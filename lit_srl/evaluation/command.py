@@ -116,9 +116,7 @@ def load_eval_encoder(model: str, pooler: Optional[str] = None):
         check_choice("pooler", pooler, POOLERS)
     if _is_checkpoint(model):
         path = Path(os.path.expanduser(model))
-        if not path.is_file():
-            raise LitSrlError(f"model checkpoint {model} does not exist; {_MODEL_HINT}")
-        from lit_srl.checkpoint import load_encoder
+        from lit_srl.checkpoint import load_encoder  # missing, a folder, unreadable: one line naming it
 
         encoder = load_encoder(str(path), map_location="cpu")
         if pooler is not None and pooler != encoder.pooler:

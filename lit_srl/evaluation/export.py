@@ -31,6 +31,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from lit_srl.atomic import write_text_atomic
 from lit_srl.errors import LitSrlError
 
 _POOLING = {"cls": "cls", "cls_before_pooler": "cls", "avg": "mean"}
@@ -62,8 +63,7 @@ def _check_pooler(pooler: str) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def _versions() -> dict:
@@ -168,11 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``python -m lit_srl export CKPT OUT_DIR [--overwrite]``."""
     args = build_parser().parse_args(list(argv) if argv is not None else None)
+    from lit_srl.checkpoint import file_problem, load_encoder
+
     ckpt = Path(os.path.expanduser(args.ckpt))
-    if not ckpt.is_file():
-        raise LitSrlError(f"checkpoint {args.ckpt} does not exist; give a .ckpt written by lit_srl training")
+    problem = file_problem(ckpt)
+    if problem:
+        raise LitSrlError(f"checkpoint {args.ckpt} {problem}")
     _check_out_dir(Path(os.path.expanduser(args.out_dir)), args.overwrite)
-    from lit_srl.checkpoint import load_encoder
 
     encoder = load_encoder(str(ckpt), map_location="cpu")
     out = export_encoder(encoder, args.out_dir, overwrite=args.overwrite)

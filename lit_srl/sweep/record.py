@@ -41,6 +41,7 @@ from typing import Any, Optional
 
 import lit_srl
 from lit_srl import metric_names as names
+from lit_srl.atomic import write_text_atomic  # noqa: F401  (plan.py imports it from here)
 from lit_srl.evaluation.tasks import TASKS
 
 #: Names of the test metrics (``test/<name>``) → SentEval task names of the scores.
@@ -59,19 +60,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write atomically: a temporary file of this writer's own, renamed over the target (SLURM array
-    tasks of one sweep write the same plan files at the same time)."""
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def write_json(path: Path, data: dict) -> None:

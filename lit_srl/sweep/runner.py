@@ -86,9 +86,10 @@ def slim_checkpoint(path: Path) -> None:
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("optimizer_states", "lr_schedulers", "loops", "callbacks"):
         ckpt.pop(key, None)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(ckpt, tmp)
-    os.replace(tmp, path)
+    from lit_srl.atomic import atomic_open
+
+    with atomic_open(path) as f:
+        torch.save(ckpt, f)
 
 
 def tidy_finished(planned: PlannedRun, keep_last: bool) -> None:
