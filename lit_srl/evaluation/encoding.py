@@ -90,6 +90,8 @@ class TokenisedSentences:
         self.padding_side = getattr(tokenizer, "padding_side", "right")
         self.pad_values = pad_values(tokenizer)
         self.flat: dict[str, np.ndarray] = {}
+        if self.pad_values["input_ids"] is None:
+            raise ValueError("the tokenizer has no pad token; set tokenizer.pad_token to batch sentences")
         n = len(sentences)
         if n == 0:
             self.counts = np.zeros(0, dtype=np.int64)
@@ -104,8 +106,6 @@ class TokenisedSentences:
         total = int(self.offsets[-1])
         for key, rows in encoded.items():
             self.flat[key] = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=total)
-        if self.pad_values["input_ids"] is None:
-            raise ValueError("the tokenizer has no pad token; set tokenizer.pad_token to batch sentences")
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -132,7 +132,7 @@ class TokenisedSentences:
         return out
 
     def batches(self, batch_size: int, pin_memory: bool = False) -> Iterator[tuple[np.ndarray, dict]]:
-        """``(rows, batch)`` of :meth:`batch_size`-row batches, longest first: rows (B,) positions here."""
+        """``(rows, batch)`` of ``batch_size`` rows each, longest first; ``rows`` (B,) are positions here."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         order = self.longest_first()
