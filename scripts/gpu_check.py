@@ -21,8 +21,8 @@ log file (``OUT/logs/<step>.log``), in this order:
 
 Then it prints one table — each figure, its goal, met or not — and writes it as markdown
 (``OUT/gpu_check.md``; with ``--update FILE`` also between the ``gpu-check`` markers of FILE, the
-GPU section of BENCHMARKS.md). Exit status 1 if a step failed or timed out (a goal not met is a
-finding, not a failure).
+GPU section of BENCHMARKS.md). Exit status 1 if a step failed or timed out or a figure could not be
+read from its output (a goal not met is a finding, not a failure).
 
 ``--smoke`` runs the same steps at toy sizes on the CPU (a tiny random BERT, two optimizer steps,
 SICK-R dev), but not the test suite (``make test`` runs it) nor the second bench_train: it checks
@@ -51,6 +51,7 @@ from typing import Callable, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+MISSING = "not found"
 START_MARKER = "<!-- gpu-check:start -->"
 END_MARKER = "<!-- gpu-check:end -->"
 #: steps the smoke mode leaves out (nothing of theirs that the other steps do not run)
@@ -67,6 +68,11 @@ class Figure:
     value: str
     goal: str = "—"
     met: Optional[bool] = None
+
+    @property
+    def missing(self) -> bool:
+        """The figure could not be read (the output it comes from changed, or never came)."""
+        return self.value.startswith(MISSING)
 
 
 @dataclasses.dataclass
@@ -97,7 +103,7 @@ def _ratio(step: str, what: str, value: Optional[float], goal: float, goal_text:
 def pytest_figures(junit: Path) -> Callable[[Step, str], list[Figure]]:
     def read(step: Step, log: str) -> list[Figure]:
         if not junit.is_file():
-            return [Figure(step.name, "tests", "no JUnit report", "0 failed", False)]
+            return [Figure(step.name, "tests", "not found: no JUnit report", "0 failed", False)]
         cases = list(ET.parse(junit).getroot().iter("testcase"))
 
         def outcome(case) -> str:
@@ -165,7 +171,7 @@ def eval_figures(results: Path, other: Optional[Path] = None) -> Callable[[Step,
     def read(step: Step, log: str) -> list[Figure]:
         figures = [Figure(step.name, "eval, whole process (s)", f"{step.seconds:.1f}", "—")]
         if not results.is_file():
-            return figures + [Figure(step.name, "scores", "no results file", "—", False)]
+            return figures + [Figure(step.name, "scores", "not found: no results file", "—", False)]
         mine = json.loads(results.read_text())
         figures.append(Figure(step.name, "STS avg ×100", f"{100 * mine['avg']:.2f}"))
         if other is not None and other.is_file():
@@ -192,8 +198,8 @@ def fit_figures(root: Path) -> Callable[[Step, str], list[Figure]]:
         dev = scalars.get("val/stsb_spearman", empty)[1]
         return [
             Figure(step.name, "fit, whole process (s)", f"{step.seconds:.1f}"),
-            Figure(step.name, "sentences/s (last logged)", f"{rate[-1]:.0f}" if len(rate) else "not logged"),
-            Figure(step.name, "STS-B dev Spearman ×100 (last)", f"{100 * dev[-1]:.2f}" if len(dev) else "not logged",
+            Figure(step.name, "sentences/s (last logged)", f"{rate[-1]:.0f}" if len(rate) else "not found (not logged)"),
+            Figure(step.name, "STS-B dev Spearman ×100 (last)", f"{100 * dev[-1]:.2f}" if len(dev) else "not found (not logged)",
                    "finite", bool(len(dev)) and bool(abs(dev[-1]) <= 1)),
         ]
 
@@ -354,7 +360,7 @@ def figures_of(step: Step) -> list[Figure]:
     try:
         figures = step.figures(step, log)
     except Exception as exc:  # a figure that cannot be read is reported, the others still are
-        figures = [Figure(step.name, "figures", f"unreadable: {type(exc).__name__}: {exc}", "—", False)]
+        figures = [Figure(step.name, "figures", f"not found: unreadable, {type(exc).__name__}: {exc}", "—", False)]
     if step.status != "ok":
         figures.insert(0, Figure(step.name, "step", step.status, "ok", False))
     return figures
@@ -457,7 +463,10 @@ def main(argv=None) -> int:
         print(f"wrote {out / 'gpu_check.md'} and the gpu-check section of {args.update}")
     else:
         print(f"wrote {out / 'gpu_check.md'}")
-    return 0 if all(s.status == "ok" for s in steps) else 1
+    missing = [f"{f.step}: {f.what}" for f in figures if f.missing]
+    if missing:
+        print(f"error: {len(missing)} figure(s) could not be read: {'; '.join(missing)}", file=sys.stderr)
+    return 0 if all(s.status == "ok" for s in steps) and not missing else 1
 
 
 if __name__ == "__main__":
