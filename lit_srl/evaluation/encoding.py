@@ -305,11 +305,15 @@ class SentenceShard(IterableDataset):
             self._tokens = TokenisedSentences(self.tokenizer, [self.sentences[i] for i in self.rows], self.max_length)
         return self._tokens
 
-    def __iter__(self):
+    def _batches(self) -> Iterator[dict]:
         first = self.rows.start
-        for positions, batch in prefetched(self.tokens().batches(self.batch_size, self.pin_memory)):
-            batch["index"] = torch.from_numpy(positions + first)
+        for positions, batch in self.tokens().batches(self.batch_size, self.pin_memory):
+            index = torch.from_numpy(positions + first)
+            batch["index"] = index.pin_memory() if self.pin_memory else index
             yield batch
+
+    def __iter__(self) -> Iterator[dict]:
+        return prefetched(self._batches())
 
 
 def gather_shards(
