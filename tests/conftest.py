@@ -1,4 +1,11 @@
-"""Shared fixtures: the data root and a tiny random BERT with the real bert-base-uncased vocab."""
+"""Shared fixtures: the data root and a tiny random BERT with the real bert-base-uncased vocab.
+
+Tests marked ``gpu`` run wherever CUDA is available and are skipped elsewhere. Where a GPU is
+visible, every other test still runs as it does on a CPU machine (its references are CPU
+numbers): Lightning's accelerator ``auto`` picks the CPU and subprocesses see no GPU
+(:func:`cpu_unless_marked_gpu`); a ``gpu`` test asks for the :func:`cuda` fixture, which gives
+the GPU back for its duration.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,74 @@ from support.helpers import data_root
 from support.slurm_cluster import slurm  # noqa: F401  (the fixture of a real SLURM cluster)
 
 
+#: CUDA_VISIBLE_DEVICES as the session started (None: unset)
+_VISIBLE_AT_START = os.environ.get("CUDA_VISIBLE_DEVICES")
+#: Whether this process sees a CUDA device, counted once at start-up (CUDA reads
+#: CUDA_VISIBLE_DEVICES once, before any test hides the GPU from its subprocesses).
+CUDA_AVAILABLE = False
+
+
 def pytest_configure(config) -> None:
+    global CUDA_AVAILABLE
     # Subprocesses of the tests run in other folders: hand them an absolute data root.
     if os.environ.get("LIT_SRL_DATA"):
         os.environ["LIT_SRL_DATA"] = str(data_root())
+    CUDA_AVAILABLE = torch.cuda.is_available()
+    if CUDA_AVAILABLE:
+        torch.cuda.init()  # fixes this process's device count before CUDA_VISIBLE_DEVICES changes
+        torch.cuda.device_count()
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    if CUDA_AVAILABLE:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (marked gpu)")
+    for item in items:
+        if item.get_closest_marker("gpu"):
+            item.add_marker(skip)
+
+
+#: the accelerators' own ``is_available`` (staticmethods), for :func:`cuda` to put back
+_REAL_IS_AVAILABLE: dict = {}
+
+
+def _cuda_accelerators():
+    from lightning.fabric.accelerators.cuda import CUDAAccelerator as FabricCUDA
+    from lightning.pytorch.accelerators.cuda import CUDAAccelerator
+
+    return FabricCUDA, CUDAAccelerator
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cpu_unless_marked_gpu():
+    """Where a GPU is visible, run the tests as on a CPU machine: Lightning's ``auto`` accelerator
+    picks the CPU (in this process) and subprocesses (sweep runs, CLI runs) get
+    ``CUDA_VISIBLE_DEVICES=""``. Session-wide, so that the session fixtures' fits (tiny_checkpoint,
+    monitored_run) are CPU fits too; ``torch.cuda.is_available()`` itself stays true here, so the
+    pinned-memory paths still run."""
+    if not CUDA_AVAILABLE:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CUDA_VISIBLE_DEVICES", "")
+        for accelerator in _cuda_accelerators():
+            _REAL_IS_AVAILABLE[accelerator] = accelerator.__dict__["is_available"]
+            patch.setattr(accelerator, "is_available", staticmethod(lambda: False))
+        yield
+
+
+@pytest.fixture
+def cuda(monkeypatch) -> torch.device:
+    """The GPU, given back to a ``gpu`` test for its duration (Lightning sees it, subprocesses too)."""
+    if not CUDA_AVAILABLE:
+        pytest.skip("needs a CUDA GPU")
+    if _VISIBLE_AT_START is None:
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    else:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", _VISIBLE_AT_START)
+    for accelerator in _cuda_accelerators():
+        monkeypatch.setattr(accelerator, "is_available", _REAL_IS_AVAILABLE[accelerator])
+    return torch.device("cuda")
 
 
 @pytest.fixture(scope="session")

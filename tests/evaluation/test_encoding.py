@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -11,7 +14,14 @@ import torch
 from support.helpers import REPO, read_scalars, run_cli
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.evaluation import STSEvaluator
-from lit_srl.evaluation.encoding import SentenceShard, encode_sentences, sentence_batches, token_counts
+from lit_srl.evaluation.encoding import (
+    SentenceShard,
+    TokenisedSentences,
+    encode_sentences,
+    prefetched,
+    sentence_batches,
+    token_counts,
+)
 
 SENTENCES = [
     "a man is playing a guitar .",
@@ -36,6 +46,69 @@ def test_batches_are_sorted_by_token_count_and_cover_every_row_once(encoder):
     assert list(counts[order]) == sorted(counts, reverse=True)
     for index, batch in batches:
         assert batch["input_ids"].shape == (len(index), int(counts[index].max()))
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_batches_of_the_tokenised_sentences_equal_the_tokenizers_own_padded_batches(encoder, side):
+    tokenizer = copy.deepcopy(encoder.tokenizer)
+    tokenizer.padding_side = side
+    tokens = TokenisedSentences(tokenizer, SENTENCES, max_length=8)  # 8 truncates the long ones
+    for rows in ([2, 0, 1], [1, 4], [5]):
+        expected = tokenizer([SENTENCES[r] for r in rows], padding=True, truncation=True, max_length=8, return_tensors="pt")
+        got = tokens.batch(np.array(rows))
+        assert set(got) == set(expected)
+        for key in expected:
+            assert torch.equal(got[key], expected[key]), key
+
+
+class CountingTokenizer:
+    """A tokenizer that counts its calls (and delegates everything to the real one)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer, self.calls = tokenizer, 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.tokenizer(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.tokenizer, name)
+
+
+def test_the_sentences_are_tokenised_once_per_encode_and_once_per_shard(encoder, monkeypatch):
+    counting = CountingTokenizer(encoder.tokenizer)
+    monkeypatch.setattr(encoder, "tokenizer", counting)
+    encode_sentences(encoder, SENTENCES * 3, batch_size=2)  # 9 batches
+    assert counting.calls == 1
+    counting.calls = 0
+    shard = SentenceShard(SENTENCES, counting, 2, None, pin_memory=False)
+    first, again = list(shard), list(shard)  # two validations of one fit
+    assert counting.calls == 1
+    for a, b in zip(first, again, strict=True):
+        assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_prefetched_keeps_the_order_raises_the_producers_error_and_stops_when_closed():
+    assert list(prefetched(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        list(prefetched(failing()))
+    produced = []
+
+    def endless():
+        for i in itertools.count():
+            produced.append(i)
+            yield i
+
+    stream = prefetched(endless(), depth=2)
+    assert next(stream) == 0
+    stream.close()  # joins the producer thread: it must notice and stop
+    count = len(produced)
+    assert count <= 4 and not any(t.name == "lit_srl-encode-prefetch" for t in threading.enumerate())
 
 
 def test_token_sort_pads_far_less_than_a_character_sort_on_stsb_dev(encoder, data_dir):
