@@ -27,7 +27,6 @@ import hashlib
 import logging
 import os
 import struct
-import tempfile
 import zlib
 from array import array
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from typing import Optional
 
 import numpy as np
 
+from lit_srl.atomic import atomic_open
 from lit_srl.data.lines import MAX_CHARS, CorpusStats, iter_lines
 from lit_srl.errors import LitSrlError
 
@@ -188,32 +188,22 @@ def _build(path: Path, corpus: Path, max_chars: int, chunk: int = 1 << 16) -> Li
     """
     signature = _signature(corpus)
     stats, crc = CorpusStats(files=1), 0
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, open(corpus, "rb") as f:
-            out.write(bytes(HEADER_BYTES))
-            offsets = array("Q")
-            for line in iter_lines(f, max_chars):
-                if stats.add(line):
-                    offsets.append(line.offset)
-                    if len(offsets) == chunk:
-                        crc = _write_offsets(out, offsets, crc)
-                        offsets = array("Q")
-            crc = _write_offsets(out, offsets, crc)
-            if signature != _signature(corpus):
-                raise LitSrlError(f"corpus file {corpus} changed while its line index was built; "
-                                  "run again once it is written")
-            out.seek(0)
-            out.write(HEADER.pack(MAGIC, VERSION, max_chars, *signature, stats.sentences, stats.empty,
-                                  stats.undecodable, stats.truncated, crc))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as out, open(corpus, "rb") as f:
+        out.write(bytes(HEADER_BYTES))
+        offsets = array("Q")
+        for line in iter_lines(f, max_chars):
+            if stats.add(line):
+                offsets.append(line.offset)
+                if len(offsets) == chunk:
+                    crc = _write_offsets(out, offsets, crc)
+                    offsets = array("Q")
+        crc = _write_offsets(out, offsets, crc)
+        if signature != _signature(corpus):
+            raise LitSrlError(f"corpus file {corpus} changed while its line index was built; "
+                              "run again once it is written")
+        out.seek(0)
+        out.write(HEADER.pack(MAGIC, VERSION, max_chars, *signature, stats.sentences, stats.empty,
+                              stats.undecodable, stats.truncated, crc))
     log.info("line index of %s: %s lines, %.1f MiB, in %s", corpus, f"{stats.sentences:,}",
              (HEADER_BYTES + 8 * stats.sentences) / 2**20, path)
     return LineIndex(corpus, path, stats.sentences, stats)
@@ -225,12 +215,6 @@ def _write_offsets(out, offsets: array, crc: int) -> int:
     payload = offsets.tobytes()
     out.write(payload)
     return zlib.crc32(payload, crc)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_line_at(f, offset: int, max_chars: int = MAX_CHARS) -> str:
