@@ -51,21 +51,23 @@ class RunLock:
             return False
         return True
 
-    def mark_holder(self) -> None:
-        """Write ``pid@host`` of this process into the lock file (an exclusive holder only)."""
+    def mark_holder(self, text: Optional[str] = None) -> None:
+        """Write who holds the lock into its file: ``text``, by default ``pid@host`` of this process."""
         self.file.seek(0)
         self.file.truncate()
-        self.file.write(f"{os.getpid()}@{socket.gethostname()}\n")
+        self.file.write(f"{text or f'{os.getpid()}@{socket.gethostname()}'}\n")
         self.file.flush()
 
     def holder(self) -> str:
-        """``pid N on HOST`` of the last exclusive holder, as far as the file tells."""
+        """Who holds the lock, as far as its file tells: ``pid N on HOST``, or what was written."""
         try:
             text = self.path.read_text(encoding="utf-8").strip()
         except OSError:
             text = ""
         pid, _, host = text.partition("@")
-        return f"pid {pid} on {host}" if pid.isdigit() else "another process"
+        if pid.isdigit():
+            return f"pid {pid} on {host}"
+        return text or "another process"
 
     def probe(self) -> bool:
         """Whether the lock is free now (taken and released at once)."""

@@ -240,8 +240,7 @@ class SweepRunner:
                 f"{self.output_dir} is in use by another sweep run ({lock.holder()}); wait for it to end, "
                 "or stop it (Ctrl-C: its fits save last.ckpt) and rerun"
             )
-        if not array_task:
-            lock.mark_holder()
+        lock.mark_holder(f"SLURM array job {os.environ.get('SLURM_ARRAY_JOB_ID')}" if array_task else None)
         return lock
 
     def _signals(self) -> dict:
