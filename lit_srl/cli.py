@@ -155,6 +155,10 @@ def cli_class():
                     # The HPARAMS dashboard gets the run's real scores at the end (--result), not
                     # Lightning's placeholder hp_metric = -1.
                     logger._default_hp_metric = False
+            if self.subcommand == "fit" and self.config["fit"].get("result"):
+                from lit_srl.sweep.end_of_fit import EndOfFitClock
+
+                self.trainer.callbacks.append(EndOfFitClock())
 
         def before_fit(self) -> None:
             self.fit_started = time.perf_counter()
@@ -162,11 +166,14 @@ def cli_class():
         def after_fit(self) -> None:
             result = self.config["fit"].get("result")
             if result and not self.trainer.interrupted:
+                from lit_srl.sweep.end_of_fit import EndOfFitClock
                 from lit_srl.sweep.record import finish_run
 
+                fit_seconds = time.perf_counter() - self.fit_started
+                clock = next(cb for cb in self.trainer.callbacks if isinstance(cb, EndOfFitClock))
                 finish_run(self.trainer, self.model, self.datamodule, result, self.requested_config, self.argv,
-                           time.perf_counter() - self.fit_started, self.config["fit"].get("transfer"),
-                           self.config["fit"].get("transfer_mode"))
+                           fit_seconds, self.config["fit"].get("transfer"), self.config["fit"].get("transfer_mode"),
+                           end_of_fit_seconds=clock.seconds())
 
         def after_test(self) -> None:
             tasks = self.config["test"].get("transfer")

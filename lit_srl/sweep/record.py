@@ -7,7 +7,8 @@ the same process, and rank 0 writes::
     {"scores": {task: Spearman ×100, …, "avg": …},        # test splits, best-dev weights
      "selection": {"scored", "checkpoint", "best_step", "best_dev", "dev_curve": [[step, ρ], …]},
      "monitor": {"gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", …},   # means over the run
-     "train": {"steps", "seconds_per_step", "skipped_steps", "loss_first", "loss_last"},
+     "train": {"steps", "seconds_per_step", "skipped_steps", "loss_first", "loss_last",
+               "fit_seconds", "end_of_fit_seconds", "test_seconds"},
      "gpu": {"seconds", "peak_allocated_gib": [per device], "peak_reserved_gib": [...]},  # null on CPU
      "command", "config", "git": {"commit", "dirty"}, "versions", "host", "device", "date"}
 
@@ -208,10 +209,12 @@ def transfer_column(encoder, data_dir, tasks: str = "transfer", mode: str = "ful
 
 def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv: list[str],
                fit_seconds: Optional[float] = None, transfer: Optional[str] = None,
-               transfer_mode: str = "full") -> Optional[dict]:
+               transfer_mode: str = "full", end_of_fit_seconds: Optional[float] = None) -> Optional[dict]:
     """Test the best-on-dev weights, log them as TensorBoard hparams, write ``result_path`` (rank 0).
 
-    ``fit_seconds``: wall time of this process's ``trainer.fit`` (a resumed run: its last attempt).
+    ``fit_seconds``: wall time of this process's ``trainer.fit`` (a resumed run: its last attempt);
+    ``end_of_fit_seconds``: the part of it after training ended
+    (:class:`lit_srl.sweep.end_of_fit.EndOfFitClock`).
     ``transfer``: also score the transfer tasks (``transfer`` or names), in ``transfer_mode``.
     """
     from lit_srl.analysis.figures import read_logs
@@ -261,6 +264,7 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
             "loss_first": float(loss_values[0]) if len(loss_values) else None,
             "loss_last": float(loss_values[-1]) if len(loss_values) else None,
             "fit_seconds": fit_seconds,
+            "end_of_fit_seconds": end_of_fit_seconds,
             "test_seconds": test_seconds,
         },
         "gpu": gpu,

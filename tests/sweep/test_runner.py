@@ -156,3 +156,18 @@ def test_a_fit_refuses_a_run_folder_another_fit_holds_in_one_line(tmp_path, tiny
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith(f"error: run folder {run} is in use by another fit (pid {os.getpid()} "), err
     assert sorted(p.name for p in Path(run).iterdir()) == [".lock"]  # nothing else written
+
+
+def test_the_end_of_a_fit_with_a_loader_worker_is_far_under_torchs_5_s_worker_wait(tmp_path, tiny_bert, data_dir):
+    """``train.end_of_fit_seconds``: training ended → ``trainer.fit`` returned (worker shutdown,
+    loggers closed). torch waits up to 5 s for a worker that does not stop; the bound is generous."""
+    import torch
+
+    run = tmp_path / "run"
+    assert main(fit_args(run, str(tiny_bert), f"--result={run / 'result.json'}", "--data.num_workers=1",
+                         "--data.test_tasks=[STSBenchmark]", steps=2, val_every=2)) == 0
+    record = json.loads((run / "result.json").read_text())
+    assert 0 < record["train"]["end_of_fit_seconds"] < 2.5
+    assert record["train"]["end_of_fit_seconds"] < record["train"]["fit_seconds"]
+    if not torch.cuda.is_available():
+        assert record["gpu"] is None  # no made-up numbers on a CPU
