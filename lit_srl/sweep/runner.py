@@ -136,6 +136,9 @@ class SweepRunner:
             return
         self._slots = place_slots(self.jobs, devices, visible_gpus(), self.runs_per_gpu,
                                   threads_set="OMP_NUM_THREADS" in os.environ)
+        if any(slot.gpus for slot in self._slots):
+            log.info("GPUs of the %d slot(s): %s", self.jobs, "; ".join(f"{slot.index}: {','.join(slot.gpus)}"
+                                                                       for slot in self._slots))
 
     def _env(self, slot: int, devices: int) -> dict:
         env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
