@@ -84,6 +84,8 @@ def cli_class():
     class LitSrlCLI(LightningCLI):
         #: the command line of this run (``fit --config …``), recorded in result.json
         argv: list[str] = []
+        #: ``fit --result``: this process's lock of the run folder (lit_srl.run_lock), held to the end
+        run_lock = None
 
         def add_arguments_to_parser(self, parser) -> None:
             parser.add_argument(
@@ -126,6 +128,10 @@ def cli_class():
                 return
             command = self.config[self.subcommand]
             if self.subcommand == "fit":
+                if command.get("result"):  # a run of a sweep: one fit at a time in its folder
+                    from lit_srl.run_lock import hold_run_folder
+
+                    type(self).run_lock = hold_run_folder(Path(command.trainer.default_root_dir or "."))
                 self.requested_config = self.resolved_config()  # as asked, before resuming sets a logger
                 resolve_resume(command)
             if command.data.get("tokenizer") is None:
@@ -149,6 +155,10 @@ def cli_class():
                     # The HPARAMS dashboard gets the run's real scores at the end (--result), not
                     # Lightning's placeholder hp_metric = -1.
                     logger._default_hp_metric = False
+            if self.subcommand == "fit" and self.config["fit"].get("result"):
+                from lit_srl.sweep.end_of_fit import EndOfFitClock
+
+                self.trainer.callbacks.append(EndOfFitClock())
 
         def _instantiate_trainer(self, config: dict, callbacks: list):
             # every checkpoint is written atomically in its own folder (lit_srl.checkpoint_io)
@@ -176,11 +186,14 @@ def cli_class():
         def after_fit(self) -> None:
             result = self.config["fit"].get("result")
             if result and not self.trainer.interrupted:
+                from lit_srl.sweep.end_of_fit import EndOfFitClock
                 from lit_srl.sweep.record import finish_run
 
+                fit_seconds = time.perf_counter() - self.fit_started
+                clock = next(cb for cb in self.trainer.callbacks if isinstance(cb, EndOfFitClock))
                 finish_run(self.trainer, self.model, self.datamodule, result, self.requested_config, self.argv,
-                           time.perf_counter() - self.fit_started, self.config["fit"].get("transfer"),
-                           self.config["fit"].get("transfer_mode"))
+                           fit_seconds, self.config["fit"].get("transfer"), self.config["fit"].get("transfer_mode"),
+                           end_of_fit_seconds=clock.seconds())
 
         def after_test(self) -> None:
             tasks = self.config["test"].get("transfer")
@@ -276,7 +289,11 @@ def lightning_cli(args: Optional[Sequence[str]] = None, run: bool = True):
     """Build (and by default run) the LightningCLI of lit_srl on ``args``."""
     cls = cli_class()
     cls.argv = list(sys.argv[1:] if args is None else args)
-    return _make_cli(cls, args, run)
+    try:
+        return _make_cli(cls, args, run)
+    finally:
+        if cls.run_lock is not None:
+            cls.run_lock.release()
 
 
 def find_last_checkpoint(root) -> Path:
@@ -473,8 +490,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         raise LitSrlError(f"unknown command {command!r}; valid commands: {', '.join([*LIGHTNING_COMMANDS, *TOOL_COMMANDS])}")
     except LitSrlError as exc:
+        from lit_srl.run_lock import BUSY_EXIT, FolderBusy
+
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return BUSY_EXIT if isinstance(exc, FolderBusy) else 2
     except argparse.ArgumentError as exc:
         print(f"error: {config_error_line(exc)}", file=sys.stderr)
         return 2

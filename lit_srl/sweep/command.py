@@ -1,8 +1,8 @@
 """``python -m lit_srl sweep plan|run|slurm|report``: experiments as sweeps of ordinary fits.
 
     python -m lit_srl sweep plan   SWEEP.yaml --output-dir DIR          # the runs and their fit commands
-    python -m lit_srl sweep run    SWEEP.yaml --output-dir DIR [--jobs K] [--only NAMES] [--keep-last]
-    python -m lit_srl sweep slurm  SWEEP.yaml --output-dir DIR [--only NAMES] [--max-parallel K] [--partition P --time 12:00:00 …]
+    python -m lit_srl sweep run    SWEEP.yaml --output-dir DIR [--jobs K [--runs-per-gpu N]] [--only NAMES] [--keep-last]
+    python -m lit_srl sweep slurm  SWEEP.yaml --output-dir DIR [--only NAMES] [--max-parallel K] [--runs-per-gpu N] [--partition P --time 12:00:00 …]
     python -m lit_srl sweep task   DIR NAME                             # one array task: a run of the frozen plan
     python -m lit_srl sweep report DIR [--output RESULTS.md]
 
@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the sweep here, K runs at a time")
     sweep_args(run)
     run.add_argument("--jobs", type=int, default=1, help="runs at a time (each on its own GPUs; default 1)")
+    run.add_argument("--runs-per-gpu", type=int, default=1,
+                     help="runs that may share one GPU (default 1: --jobs needs jobs × devices GPUs)")
     run.add_argument("--only", default=None,
                      help="comma-separated run names or shell patterns ('*_seed1', 'baseline'); default all")
     run.add_argument("--keep-last", action="store_true", help="keep last.ckpt (optimizer state) of finished runs")
@@ -169,5 +171,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     from lit_srl.sweep.runner import SweepRunner
 
-    runner = SweepRunner(planned, Path(args.output_dir), jobs=args.jobs, keep_last=args.keep_last)
+    runner = SweepRunner(planned, Path(args.output_dir), jobs=args.jobs, keep_last=args.keep_last,
+                         runs_per_gpu=args.runs_per_gpu)
     return runner.run(select(planned, args.only), baseline=not args.no_baseline)

@@ -7,8 +7,13 @@ the same process, and rank 0 writes::
     {"scores": {task: Spearman ×100, …, "avg": …},        # test splits, best-dev weights
      "selection": {"scored", "checkpoint", "best_step", "best_dev": ρ, "dev_curve": [[step, ρ], …]},
      "monitor": {"gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", …},   # means over the run
-     "train": {"steps", "seconds_per_step", "skipped_steps", "loss_first", "loss_last"},
+     "train": {"steps", "seconds_per_step", "skipped_steps", "loss_first", "loss_last",
+               "fit_seconds", "end_of_fit_seconds", "test_seconds"},
+     "gpu": {"seconds", "peak_allocated_gib": [per device], "peak_reserved_gib": [...]},  # null on CPU
      "command", "config", "git": {"commit", "dirty"}, "versions", "host", "device", "date"}
+
+``sweep run`` adds ``"runner": {"wall_seconds", "tidy_seconds", "overhead_seconds"}`` when the run
+has finished (:func:`lit_srl.sweep.runner.record_overhead`).
 
 With ``--transfer transfer`` (or task names, ``MR,TREC``) the same weights are also scored on
 SentEval's transfer tasks (:mod:`lit_srl.evaluation.transfer`; slower than STS, see
@@ -110,6 +115,28 @@ def device_name(trainer) -> str:
     return f"{trainer.world_size} × {root.type} ({cpu_name()}, {os.cpu_count()} cores)"
 
 
+def gpu_usage(trainer, seconds: float) -> Optional[dict]:
+    """The run's GPU use, or None off CUDA (call on every rank: it gathers to all).
+
+    ``seconds``: GPU time, defined as device-seconds of this process's fit and test — their wall
+    time × the devices of the run (each device is held by the run for that long, busy or not).
+    ``peak_allocated_gib`` / ``peak_reserved_gib``: per device (rank order), the peak of
+    ``torch.cuda.max_memory_allocated`` (tensors) and ``max_memory_reserved`` (what the caching
+    allocator took from the card: what another run on the same GPU cannot have), in GiB.
+    """
+    import torch
+
+    root = trainer.strategy.root_device
+    if root.type != "cuda":
+        return None
+    peaks = torch.tensor([torch.cuda.max_memory_allocated(root), torch.cuda.max_memory_reserved(root)],
+                         dtype=torch.float64, device=root)
+    gathered = trainer.strategy.all_gather(peaks).reshape(-1, 2).cpu() / 2**30
+    return {"seconds": seconds * trainer.world_size,
+            "peak_allocated_gib": [round(float(v), 3) for v in gathered[:, 0]],
+            "peak_reserved_gib": [round(float(v), 3) for v in gathered[:, 1]]}
+
+
 def _mean(values) -> Optional[float]:
     finite = [float(v) for v in values if math.isfinite(float(v))]
     return sum(finite) / len(finite) if finite else None
@@ -174,10 +201,12 @@ def transfer_column(encoder, data_dir, tasks: str = "transfer", mode: str = "ful
 
 def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv: list[str],
                fit_seconds: Optional[float] = None, transfer: Optional[str] = None,
-               transfer_mode: str = "full") -> Optional[dict]:
+               transfer_mode: str = "full", end_of_fit_seconds: Optional[float] = None) -> Optional[dict]:
     """Test the best-on-dev weights, log them as TensorBoard hparams, write ``result_path`` (rank 0).
 
-    ``fit_seconds``: wall time of this process's ``trainer.fit`` (a resumed run: its last attempt).
+    ``fit_seconds``: wall time of this process's ``trainer.fit`` (a resumed run: its last attempt);
+    ``end_of_fit_seconds``: the part of it after training ended
+    (:class:`lit_srl.sweep.end_of_fit.EndOfFitClock`).
     ``transfer``: also score the transfer tasks (``transfer`` or names), in ``transfer_mode``.
     """
     from lit_srl.analysis.figures import read_logs
@@ -191,6 +220,7 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
     if "avg" not in scores and scores:  # one task: the model logs no average
         scores["avg"] = sum(scores.values()) / len(scores)
     logger = trainer.logger
+    gpu = gpu_usage(trainer, (fit_seconds or 0.0) + test_seconds)
     if not trainer.is_global_zero:
         return None
     scalars: dict = {}
@@ -225,8 +255,10 @@ def finish_run(trainer, model, datamodule, result_path: str, config: dict, argv:
             "loss_first": float(loss_values[0]) if len(loss_values) else None,
             "loss_last": float(loss_values[-1]) if len(loss_values) else None,
             "fit_seconds": fit_seconds,
+            "end_of_fit_seconds": end_of_fit_seconds,
             "test_seconds": test_seconds,
         },
+        "gpu": gpu,
         "command": shlex.join(["python", "-m", "lit_srl", *argv]),
         "config": config,
         "git": git_state(),

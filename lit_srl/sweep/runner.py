@@ -3,14 +3,25 @@
 * A finished run (its ``result.json`` exists) is skipped; any other resumes from its folder's
   newest readable checkpoint (``--ckpt_path auto``), so rerunning the same command continues a
   sweep after a crash, a Ctrl-C or a failure.
-* Each run is guarded by a lock file (``fcntl.flock`` on ``runs/<name>/.lock``): two ``sweep run``
-  on one folder — or SLURM array tasks beside a local run — never run the same run twice.
+* One ``sweep run`` per output folder: it holds ``DIR/.sweep.lock`` (shared between the SLURM array
+  tasks of one sweep, which run disjoint runs); a second one stops with one line naming the first
+  and starts nothing.
+* A run's fit holds its folder's lock itself (:mod:`lit_srl.run_lock`), for as long as it lives: a
+  run whose fit is still alive — a run of another runner, of an array task, or the fit of a runner
+  that died — is reported *busy* and never started twice.
+* A fit does not outlive its runner (:mod:`lit_srl.sweep.tether`): SIGHUP (the ssh session went),
+  SIGINT and SIGTERM to the runner stop its fits cleanly, and if the runner is killed outright each
+  fit gets SIGTERM from the kernel. Either way the fit saves ``last.ckpt`` at its current step and
+  the rerun resumes it. Under ``nohup`` (SIGHUP ignored) the sweep goes on after logout.
 * A failed run (non-zero exit) is recorded in ``failure.json`` with the end of its log and the
   others go on; the exit status is 0 only when every run (and baseline) has finished.
-* Ctrl-C (SIGINT) or SIGTERM: every running fit gets SIGTERM, finishes its current step, writes
-  ``last.ckpt`` and exits (:class:`lit_srl.callbacks.LastCheckpoint`); the runner waits for them.
-* With GPUs, slot k of ``--jobs K`` sees its own GPUs (``CUDA_VISIBLE_DEVICES``); on CPU the cores
-  are split between the slots (``OMP_NUM_THREADS``).
+* Ctrl-C (SIGINT), SIGTERM or SIGHUP: every running fit gets SIGTERM, finishes its current step,
+  writes ``last.ckpt`` and exits (:class:`lit_srl.callbacks.LastCheckpoint`); the runner waits for them.
+* Slot k of ``--jobs K`` sees its own GPUs, ``--runs-per-gpu N`` slots sharing one; the cores are
+  split between the slots (:mod:`lit_srl.sweep.placement`). Too few GPUs: refused before any run.
+* Per-run overhead: the wall time of a finished run's process outside its fit and test (start-up,
+  teardown, exit) plus the checkpoint slimming, recorded in its ``result.json`` (``runner``) and
+  summarised at the end.
 * Inside a SLURM job the fit runs under ``srun``, one task per device, as Lightning's SLURM
   environment expects; SLURM's ``--signal`` then reaches it.
 * Disk: a finished run keeps only the weights of its best checkpoint (optimizer state dropped,
@@ -20,7 +31,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -33,36 +43,16 @@ from pathlib import Path
 from typing import Optional
 
 from lit_srl.errors import LitSrlError
+from lit_srl.run_lock import BUSY_EXIT, FolderBusy, RunLock
+from lit_srl.sweep.placement import Slot, place_slots, visible_gpus
 from lit_srl.sweep.plan import BASELINE, FAILURE_NAME, LOG_NAME, PlannedRun, baseline_args, baseline_path
 from lit_srl.sweep.record import write_json
+from lit_srl.sweep.tether import tethered_env
 
 log = logging.getLogger("lit_srl")
 ATTEMPTS_NAME = "attempts.jsonl"
-
-
-class RunLock:
-    """An exclusive, non-blocking lock on ``folder/.lock`` (released when the process dies)."""
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / ".lock"
-        self.file = None
-
-    def acquire(self) -> bool:
-        self.file = open(self.path, "a+")
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.file.close()
-            self.file = None
-            return False
-        return True
-
-    def release(self) -> None:
-        if self.file is not None:
-            fcntl.flock(self.file, fcntl.LOCK_UN)
-            self.file.close()
-            self.file = None
+SWEEP_LOCK_NAME = ".sweep.lock"
+__all__ = ["RunLock", "SweepRunner"]
 
 
 def in_slurm_job() -> bool:
@@ -104,50 +94,58 @@ def tidy_finished(planned: PlannedRun, keep_last: bool) -> None:
                 path.unlink()
 
 
+def record_overhead(planned: PlannedRun, wall: float, tidy_seconds: float) -> Optional[float]:
+    """Add ``runner`` to the run's ``result.json``: its process's wall time, the slimming time and
+    the overhead = both minus the fit, test and transfer time the run measured itself (seconds)."""
+    record = json.loads(planned.result_path.read_text(encoding="utf-8"))
+    train = record.get("train") or {}
+    inside = [train.get(key) for key in ("fit_seconds", "test_seconds", "transfer_seconds")]
+    overhead = None
+    if train.get("fit_seconds") is not None and train.get("test_seconds") is not None:
+        overhead = wall + tidy_seconds - sum(v for v in inside if v is not None)
+    record["runner"] = {"wall_seconds": wall, "tidy_seconds": tidy_seconds, "overhead_seconds": overhead}
+    write_json(planned.result_path, record)
+    return overhead
+
+
 class SweepRunner:
     """Runs planned runs (and their baselines) with ``jobs`` slots; see the module docstring."""
 
     def __init__(self, planned: list[PlannedRun], output_dir: Path, jobs: int = 1, keep_last: bool = False,
-                 python: str = sys.executable) -> None:
+                 python: str = sys.executable, runs_per_gpu: int = 1) -> None:
         if jobs < 1:
             raise LitSrlError(f"--jobs must be at least 1, got {jobs}")
         self.planned = planned
         self.output_dir = Path(output_dir)
         self.jobs = jobs
+        self.runs_per_gpu = runs_per_gpu
         self.keep_last = keep_last
         self.python = python
         self.status: dict[str, str] = {}
+        self.overheads: dict[str, float] = {}
+        self._slots: list[Slot] = []
         self._children: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._stopping = False
-        self._gpus = self._count_gpus()
-
-    @staticmethod
-    def _count_gpus() -> int:
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if visible is not None:
-            return len([d for d in visible.split(",") if d.strip()])
-        try:
-            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
-        except (OSError, subprocess.SubprocessError):
-            return 0
-        return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+        self._signal: Optional[int] = None
 
     # ------------------------------------------------------------------ processes
+    def place(self, devices: int) -> None:
+        """The job slots for runs of up to ``devices`` devices; LitSrlError if the GPUs are too few."""
+        if in_slurm_job():  # SLURM gives each task its devices
+            self._slots = [Slot(k, (), None) for k in range(self.jobs)]
+            return
+        self._slots = place_slots(self.jobs, devices, visible_gpus(), self.runs_per_gpu,
+                                  threads_set="OMP_NUM_THREADS" in os.environ)
+        if any(slot.gpus for slot in self._slots):
+            log.info("GPUs of the %d slot(s): %s", self.jobs, "; ".join(f"{slot.index}: {','.join(slot.gpus)}"
+                                                                       for slot in self._slots))
+
     def _env(self, slot: int, devices: int) -> dict:
         env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
         if in_slurm_job():
-            return env  # SLURM gives each task its devices
-        if self._gpus:
-            if (slot + 1) * devices > self._gpus:
-                raise LitSrlError(f"--jobs {self.jobs} with {devices} device(s) a run needs "
-                                  f"{self.jobs * devices} GPUs; {self._gpus} are visible")
-            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-            ids = visible.split(",") if visible else [str(i) for i in range(self._gpus)]
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(ids[slot * devices:(slot + 1) * devices])
-        elif self.jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // self.jobs))
-        return env
+            return env  # SLURM gives each task its devices and ends them with the job
+        return tethered_env(self._slots[slot].env(env, devices))
 
     def _execute(self, args: list[str], folder: Path, env: dict, prefix: list[str]) -> tuple[int, float]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -175,6 +173,7 @@ class SweepRunner:
         if not self._stopping:
             log.info("stopping: every running fit saves last.ckpt after its current step; rerun to resume")
         self._stopping = True
+        self._signal = self._signal or signum
         with self._lock:
             for proc in self._children:
                 if proc.poll() is None:
@@ -184,7 +183,7 @@ class SweepRunner:
     def run_baseline(self, path: Path, config: dict, slot: int) -> str:
         if path.is_file():
             return "finished"
-        lock = RunLock(path.parent / f".{path.stem}")
+        lock = RunLock(path.parent / f".{path.stem}")  # eval holds no lock of its own
         if not lock.acquire():
             return "busy"
         try:
@@ -200,39 +199,69 @@ class SweepRunner:
         """Run (or resume) one run; its state afterwards: finished, failed, busy or stopped."""
         if planned.result_path.is_file():
             return "finished"
-        lock = RunLock(planned.folder)
-        if not lock.acquire():
-            log.info("%s: busy (another sweep run or array task holds its lock)", planned.name)
+        lock = RunLock(planned.folder)  # held by the run's fit (lit_srl.run_lock): only probed here
+        if not lock.probe():
+            log.info("%s: busy (its fit is running: %s)", planned.name, lock.holder())
             return "busy"
-        try:
-            if planned.result_path.is_file():
-                return "finished"
-            log.info("%s: start  %s", planned.name, planned.command())
-            returncode, wall = self._execute(
-                planned.fit_args(), planned.folder, self._env(slot, planned.devices()),
-                launcher(planned.devices(), planned.num_nodes()),
+        if planned.result_path.is_file():
+            return "finished"
+        log.info("%s: start  %s", planned.name, planned.command())
+        returncode, wall = self._execute(
+            planned.fit_args(), planned.folder, self._env(slot, planned.devices()),
+            launcher(planned.devices(), planned.num_nodes()),
+        )
+        failure = planned.folder / FAILURE_NAME
+        if returncode == 0 and planned.result_path.is_file():
+            start = time.perf_counter()
+            tidy_finished(planned, self.keep_last)
+            overhead = record_overhead(planned, wall, time.perf_counter() - start)
+            if overhead is not None:
+                self.overheads[planned.name] = overhead
+            if failure.exists():
+                failure.unlink()
+            log.info("%s: finished in %.0f s (%s s outside fit and test)", planned.name, wall,
+                     "?" if overhead is None else f"{overhead:.1f}")
+            return "finished"
+        if returncode == BUSY_EXIT:  # another fit took the folder between the probe and the start
+            log.info("%s: busy (its fit is running: %s)", planned.name, lock.holder())
+            return "busy"
+        if self._stopping:
+            return "stopped"
+        tail = (planned.folder / LOG_NAME).read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
+        error = next((line for line in reversed(tail) if line.startswith("error:")), None)
+        write_json(failure, {"returncode": returncode, "error": error, "log_tail": tail,
+                             "date": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        log.error("%s: failed (exit %d)%s; see %s", planned.name, returncode,
+                  f": {error}" if error else "", planned.folder / LOG_NAME)
+        return "failed"
+
+    def hold_output_dir(self) -> RunLock:
+        """The lock of the output folder: exclusive for a ``sweep run``, shared by array tasks."""
+        lock = RunLock(self.output_dir, SWEEP_LOCK_NAME)
+        array_task = in_slurm_job() and bool(os.environ.get("SLURM_ARRAY_TASK_ID"))
+        if not lock.acquire(shared=array_task):
+            raise FolderBusy(
+                f"{self.output_dir} is in use by another sweep run ({lock.holder()}); wait for it to end, "
+                "or stop it (Ctrl-C: its fits save last.ckpt) and rerun"
             )
-            failure = planned.folder / FAILURE_NAME
-            if returncode == 0 and planned.result_path.is_file():
-                tidy_finished(planned, self.keep_last)
-                if failure.exists():
-                    failure.unlink()
-                log.info("%s: finished in %.0f s", planned.name, wall)
-                return "finished"
-            if self._stopping:
-                return "stopped"
-            tail = (planned.folder / LOG_NAME).read_text(encoding="utf-8", errors="replace").splitlines()[-30:]
-            error = next((line for line in reversed(tail) if line.startswith("error:")), None)
-            write_json(failure, {"returncode": returncode, "error": error, "log_tail": tail,
-                                 "date": time.strftime("%Y-%m-%dT%H:%M:%S")})
-            log.error("%s: failed (exit %d)%s; see %s", planned.name, returncode,
-                      f": {error}" if error else "", planned.folder / LOG_NAME)
-            return "failed"
-        finally:
-            lock.release()
+        lock.mark_holder(f"SLURM array job {os.environ.get('SLURM_ARRAY_JOB_ID')}" if array_task else None)
+        return lock
+
+    def _signals(self) -> dict:
+        """Install :meth:`stop` for SIGINT, SIGTERM and SIGHUP (unless ignored: ``nohup``)."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}  # only the main thread may set handlers (a runner inside a test's thread)
+        wanted = [signal.SIGINT, signal.SIGTERM]
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            wanted.append(signal.SIGHUP)
+        return {sig: signal.signal(sig, self.stop) for sig in wanted}
 
     def run(self, names: Optional[list[str]] = None, baseline: bool = True) -> int:
-        """Run the selected runs (default all) and baselines; 0 iff all of them finished."""
+        """Run the selected runs (default all) and baselines; 0 iff all of them finished.
+
+        Refused (LitSrlError, nothing started) when the GPUs cannot hold the slots or another
+        ``sweep run`` holds the output folder.
+        """
         selected = [p for p in self.planned if names is None or p.name in names]
         tasks: list[tuple[str, object]] = []
         if baseline and (names is None or BASELINE in names):
@@ -241,8 +270,16 @@ class SweepRunner:
                 seen.setdefault(baseline_path(self.output_dir, p.config), p.config)
             tasks += [(f"{BASELINE} {path.stem}", (path, config)) for path, config in seen.items()]
         tasks += [(p.name, p) for p in selected]
+        self.place(max([p.devices() for p in selected], default=1))
+        folder_lock = self.hold_output_dir()
+        try:
+            self._run_tasks(tasks)
+        finally:
+            folder_lock.release()
+        return self.summarise(tasks)
+
+    def _run_tasks(self, tasks: list[tuple[str, object]]) -> None:
         queue = list(tasks)
-        previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
         def worker(slot: int) -> None:
             while not self._stopping:
@@ -260,6 +297,7 @@ class SweepRunner:
                     state = "failed"
                 self.status[name] = state
 
+        previous = self._signals()
         try:
             threads = [threading.Thread(target=worker, args=(slot,), daemon=True) for slot in range(self.jobs)]
             for thread in threads:
@@ -270,15 +308,22 @@ class SweepRunner:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def summarise(self, tasks: list[tuple[str, object]]) -> int:
+        """Log the states and the per-run overhead; the exit status (128 + signal when stopped)."""
         for name, _ in tasks:
             self.status.setdefault(name, "not started")
         counts: dict[str, int] = {}
         for state in self.status.values():
             counts[state] = counts.get(state, 0) + 1
         log.info("sweep: %s", ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
+        if self.overheads:
+            values = list(self.overheads.values())
+            log.info("per-run overhead (wall time outside fit and test): mean %.1f s, max %.1f s over %d run(s)",
+                     sum(values) / len(values), max(values), len(values))
         for name, state in self.status.items():
             if state != "finished":
                 log.info("  %s: %s", name, state)
         if self._stopping:
-            return 130
+            return 128 + int(self._signal or signal.SIGINT)
         return 0 if all(state == "finished" for state in self.status.values()) else 1

@@ -330,20 +330,3 @@ def test_report_prints_gradient_components_to_significant_digits(tmp_path):
     assert "| 5.10e-06 ± 1.4e-07 | 0.400 ± 0 |" in rows["| infonce"]
     assert "| 0 ± 0 | 0.400 ± 0 |" in rows["| sg"]
 
-
-def test_each_job_slot_sees_its_own_gpus(tmp_path, tiny_bert, monkeypatch):
-    path = write_sweep(tmp_path / "s.yaml", {
-        "configs": [config("quickstart.yaml")], "set": {**tiny_settings(tiny_bert), "trainer.devices": 2},
-        "runs": [{"name": "one"}]})
-    (planned,) = make_plan(load_sweep(path), tmp_path / "out")
-    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,4,5,6")
-    runner = SweepRunner([planned], tmp_path / "out", jobs=2)
-    assert [runner._env(slot, planned.devices())["CUDA_VISIBLE_DEVICES"] for slot in (0, 1)] == ["3,4", "5,6"]
-    with pytest.raises(LitSrlError, match="--jobs 3 with 2 device"):
-        SweepRunner([planned], tmp_path / "out", jobs=3)._env(2, 2)
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    cpu = SweepRunner([planned], tmp_path / "out", jobs=2)._env(1, 1)
-    assert "CUDA_VISIBLE_DEVICES" not in cpu or cpu["CUDA_VISIBLE_DEVICES"] == ""
-    assert cpu["OMP_NUM_THREADS"] == str(max(1, (__import__("os").cpu_count() or 1) // 2))

@@ -1,0 +1,173 @@
+"""The runner of ``sweep run``: GPU slots, the output folder's lock, busy runs, per-run overhead.
+
+The runner is what is tested here, so its fits are a stand-in program (``fake_fit``) that records
+what the runner gave it and writes a ``result.json`` without training; real fits run in
+tests/sweep/test_sweep.py and tests/faults/test_dead_runner.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from lit_srl.cli import main
+from lit_srl.errors import LitSrlError
+from lit_srl.run_lock import BUSY_EXIT, RunLock
+from lit_srl.sweep.plan import make_plan
+from lit_srl.sweep.runner import SweepRunner
+from lit_srl.sweep.spec import load_sweep
+from support.helpers import fit_args
+from support.sweep_helpers import attempts, config, tiny_settings, write_sweep
+
+FAKE_FIT = '''#!{python}
+"""Stand-in for `python -m lit_srl fit ... --result=PATH`: records its start, then (FAKE_PEERS)
+waits until that many fits have started, exits FAKE_EXIT, writing result.json on 0."""
+import json, os, sys, time
+args = sys.argv[3:]
+result = next(a.split("=", 1)[1] for a in args if a.startswith("--result="))
+starts = os.environ["FAKE_STARTS"]
+with open(starts, "a") as f:
+    f.write(json.dumps({{"run": os.path.basename(os.path.dirname(result)),
+                         "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                         "runner": os.environ.get("LIT_SRL_RUNNER_PID")}}) + "\\n")
+deadline = time.time() + 60
+while time.time() < deadline and (
+        len(open(starts).read().splitlines()) < int(os.environ.get("FAKE_PEERS", "0"))
+        or (os.environ.get("FAKE_GO") and not os.path.exists(os.environ["FAKE_GO"]))):
+    time.sleep(0.05)
+code = int(os.environ.get("FAKE_EXIT", "0"))
+if code == 0:
+    with open(result, "w") as f:
+        json.dump({{"train": {{"fit_seconds": 0.0, "test_seconds": 0.0}}}}, f)
+sys.exit(code)
+'''
+
+
+@pytest.fixture
+def fake_fit(tmp_path, monkeypatch) -> str:
+    path = tmp_path / "fake_python"
+    path.write_text(FAKE_FIT.format(python=sys.executable))
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("FAKE_STARTS", str(tmp_path / "starts.jsonl"))
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    return str(path)
+
+
+def starts(tmp_path) -> list[dict]:
+    path = tmp_path / "starts.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def sweep_log():
+    """What the runner logs (lit_srl's logger does not propagate to pytest's)."""
+    stream, logger = io.StringIO(), logging.getLogger("lit_srl")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    yield stream
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
+
+
+def two_runs(tmp_path, tiny_bert):
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml")], "set": tiny_settings(tiny_bert), "grid": {"seed_everything": [1, 2]}})
+    return path, make_plan(load_sweep(path), tmp_path / "out")
+
+
+def test_more_slots_than_gpu_places_stops_the_sweep_before_any_run(tmp_path, tiny_bert, fake_fit, monkeypatch):
+    _, planned = two_runs(tmp_path, tiny_bert)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(LitSrlError, match="1 GPU visible .* pass --runs-per-gpu 2"):
+        SweepRunner(planned, tmp_path / "out", jobs=2, python=fake_fit).run(baseline=False)
+    assert starts(tmp_path) == [] and not any(attempts(tmp_path / "out", p.name) for p in planned)
+
+
+def test_runs_per_gpu_runs_two_fits_at_once_on_one_gpu_and_records_their_overhead(
+        tmp_path, tiny_bert, fake_fit, monkeypatch, sweep_log):
+    _, planned = two_runs(tmp_path, tiny_bert)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setenv("FAKE_PEERS", "2")  # each fake fit waits until both have started
+    runner = SweepRunner(planned, tmp_path / "out", jobs=2, runs_per_gpu=2, python=fake_fit)
+    assert runner.run(baseline=False) == 0
+    assert sorted((s["run"], s["gpus"]) for s in starts(tmp_path)) == [("seed1", "0"), ("seed2", "0")]
+    assert {s["runner"] for s in starts(tmp_path)} == {str(os.getpid())}  # tethered to this runner
+    for p in planned:
+        record = json.loads(p.result_path.read_text())["runner"]
+        # the stand-in measured no fit or test time: all of its wall time is overhead
+        assert record["overhead_seconds"] == pytest.approx(record["wall_seconds"] + record["tidy_seconds"])
+        assert record["wall_seconds"] == pytest.approx(attempts(tmp_path / "out", p.name)[0]["wall_seconds"])
+    assert "per-run overhead (wall time outside fit and test): mean" in sweep_log.getvalue()
+
+
+def test_a_fit_that_loses_the_race_for_its_folder_leaves_the_run_busy_not_failed(tmp_path, tiny_bert, fake_fit,
+                                                                                 monkeypatch):
+    _, planned = two_runs(tmp_path, tiny_bert)
+    monkeypatch.setenv("FAKE_EXIT", str(BUSY_EXIT))
+    runner = SweepRunner(planned[:1], tmp_path / "out", python=fake_fit)
+    assert runner.run(baseline=False) == 1 and runner.status == {"seed1": "busy"}
+    assert not (planned[0].folder / "failure.json").exists()
+
+
+def test_a_second_sweep_run_on_a_folder_in_use_refuses_in_one_line_and_the_first_finishes(
+        tmp_path, tiny_bert, fake_fit, monkeypatch, capsys):
+    path, planned = two_runs(tmp_path, tiny_bert)
+    go = tmp_path / "go"
+    monkeypatch.setenv("FAKE_GO", str(go))  # the first runner's fits wait until the second has tried
+    first = SweepRunner(planned, tmp_path / "out", python=fake_fit)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(first.run(baseline=False)))
+    thread.start()
+    try:
+        while not starts(tmp_path):  # the first runner has started its first fit
+            assert thread.is_alive(), codes
+            thread.join(0.05)
+        assert main(["sweep", "run", str(path), "--output-dir", str(tmp_path / "out"), "--no-baseline"]) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {tmp_path / 'out'} is in use by another sweep run "
+                                                   f"(pid {os.getpid()} on "), err
+        assert len(starts(tmp_path)) == 1  # the second started nothing
+    finally:
+        go.touch()
+        thread.join(120)
+    assert codes == [0] and sorted(s["run"] for s in starts(tmp_path)) == ["seed1", "seed2"]
+
+
+def test_a_fit_refuses_a_run_folder_another_fit_holds_in_one_line(tmp_path, tiny_bert, capsys):
+    run = tmp_path / "run"
+    held = RunLock(run)
+    assert held.acquire()
+    held.mark_holder()
+    try:
+        code = main(fit_args(run, str(tiny_bert), f"--result={run / 'result.json'}"))
+    finally:
+        held.release()
+    assert code == BUSY_EXIT
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and err[0].startswith(f"error: run folder {run} is in use by another fit (pid {os.getpid()} "), err
+    assert sorted(p.name for p in Path(run).iterdir()) == [".lock"]  # nothing else written
+
+
+def test_the_end_of_a_fit_with_a_loader_worker_is_far_under_torchs_5_s_worker_wait(tmp_path, tiny_bert, data_dir):
+    """``train.end_of_fit_seconds``: training ended → ``trainer.fit`` returned (worker shutdown,
+    loggers closed). torch waits up to 5 s for a worker that does not stop; the bound is generous."""
+    import torch
+
+    run = tmp_path / "run"
+    assert main(fit_args(run, str(tiny_bert), f"--result={run / 'result.json'}", "--data.num_workers=1",
+                         "--data.test_tasks=[STSBenchmark]", steps=2, val_every=2)) == 0
+    record = json.loads((run / "result.json").read_text())
+    assert 0 < record["train"]["end_of_fit_seconds"] < 2.5
+    assert record["train"]["end_of_fit_seconds"] < record["train"]["fit_seconds"]
+    if not torch.cuda.is_available():
+        assert record["gpu"] is None  # no made-up numbers on a CPU
