@@ -77,6 +77,11 @@ class PlannedRun:
     def num_nodes(self) -> int:
         return self._count("num_nodes")
 
+    def uses_gpu(self) -> bool:
+        """False for ``trainer.accelerator: cpu``: such a run is placed on cores, whatever GPUs exist."""
+        accelerator = (self.config.get("trainer") or {}).get("accelerator") or "auto"
+        return str(accelerator).lower() != "cpu"
+
 
 def baseline_key(config: dict) -> tuple[str, str]:
     """(backbone, pooler as evaluated): the untrained model a run is compared with.

@@ -130,12 +130,13 @@ class SweepRunner:
         self._signal: Optional[int] = None
 
     # ------------------------------------------------------------------ processes
-    def place(self, devices: int) -> None:
-        """The job slots for runs of up to ``devices`` devices; LitSrlError if the GPUs are too few."""
+    def place(self, devices: int, gpu: bool = True) -> None:
+        """The job slots for runs of up to ``devices`` devices (on GPUs unless ``gpu`` is False: every
+        run is ``accelerator: cpu``); LitSrlError if the GPUs are too few."""
         if in_slurm_job():  # SLURM gives each task its devices
             self._slots = [Slot(k, (), None) for k in range(self.jobs)]
             return
-        self._slots = place_slots(self.jobs, devices, visible_gpus(), self.runs_per_gpu,
+        self._slots = place_slots(self.jobs, devices, visible_gpus() if gpu else [], self.runs_per_gpu,
                                   threads_set="OMP_NUM_THREADS" in os.environ)
         if any(slot.gpus for slot in self._slots):
             log.info("GPUs of the %d slot(s): %s", self.jobs, "; ".join(f"{slot.index}: {','.join(slot.gpus)}"
@@ -270,7 +271,7 @@ class SweepRunner:
                 seen.setdefault(baseline_path(self.output_dir, p.config), p.config)
             tasks += [(f"{BASELINE} {path.stem}", (path, config)) for path, config in seen.items()]
         tasks += [(p.name, p) for p in selected]
-        self.place(max([p.devices() for p in selected], default=1))
+        self.place(max([p.devices() for p in selected], default=1), gpu=any(p.uses_gpu() for p in selected))
         folder_lock = self.hold_output_dir()
         try:
             self._run_tasks(tasks)

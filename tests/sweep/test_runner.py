@@ -93,6 +93,19 @@ def test_more_slots_than_gpu_places_stops_the_sweep_before_any_run(tmp_path, tin
     assert starts(tmp_path) == [] and not any(attempts(tmp_path / "out", p.name) for p in planned)
 
 
+def test_runs_on_the_cpu_accelerator_are_placed_on_cores_whatever_gpus_are_visible(tmp_path, tiny_bert, fake_fit,
+                                                                                      monkeypatch):
+    path = write_sweep(tmp_path / "s.yaml", {
+        "configs": [config("quickstart.yaml")],
+        "set": {**tiny_settings(tiny_bert), "trainer.accelerator": "cpu", "trainer.devices": 2},
+        "grid": {"seed_everything": [1, 2]}})
+    planned = make_plan(load_sweep(path), tmp_path / "out")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # one GPU: too few for 2 slots × 2 devices on GPUs
+    runner = SweepRunner(planned, tmp_path / "out", jobs=2, python=fake_fit)
+    runner.place(2, gpu=any(p.uses_gpu() for p in planned))
+    assert [slot.gpus for slot in runner._slots] == [(), ()]
+
+
 def test_runs_per_gpu_runs_two_fits_at_once_on_one_gpu_and_records_their_overhead(
         tmp_path, tiny_bert, fake_fit, monkeypatch, sweep_log):
     _, planned = two_runs(tmp_path, tiny_bert)
