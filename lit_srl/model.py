@@ -16,6 +16,7 @@ import torch
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 
 from lit_srl import metric_names as names
+from lit_srl.compiled import compiled_encoder, strip_compile_prefixes
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.encoding import gather_shards
@@ -65,6 +66,9 @@ class SentenceEmbeddingModule(L.LightningModule):
             parameter or optimizer-state update, decided on the device: :mod:`lit_srl.nonfinite`)
             and counted in ``train/skipped_steps``; this many in a row stop the run with an error
             (checked at logging steps).
+        compile: run the training forward through ``torch.compile`` on inputs padded to a few
+            length buckets (:mod:`lit_srl.compiled`): ``true`` (CUDA graphs on CUDA), a
+            torch.compile mode, or ``false`` (eager). Evaluation stays eager; checkpoints are the same.
 
     A training step that does not log asks the device for no value; at a logging step one
     transfer brings ``train/loss`` and the skip counts to the host.
@@ -82,6 +86,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         weight_decay: float = 0.0,
         warmup_steps: float = 0,
         max_consecutive_skips: int = 5,
+        compile: Union[bool, str] = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
@@ -95,6 +100,8 @@ class SentenceEmbeddingModule(L.LightningModule):
             freeze_embeddings=freeze_embeddings,
         )
         self.hparams["head"] = self.encoder.head_kind
+        #: the compiled training forward, or None (a plain attribute: no parameters, no state)
+        self.compiled = compiled_encoder(self.encoder, compile)
         #: the run's resolved YAML config, set by the CLI; stored in checkpoints
         self.run_config: Optional[str] = None
         self._eval_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -112,7 +119,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         """Both dropout views of N sentences from one forward of 2N rows: two (N, H) tensors."""
         n = batch["input_ids"].size(0)
         doubled = {k: torch.cat([batch[k], batch[k]]) for k in ENCODER_INPUTS if k in batch}
-        emb = self.encoder(**doubled)
+        emb = (self.compiled or self.encoder)(**doubled)
         return emb[:n], emb[n:]
 
     def on_train_epoch_start(self) -> None:
@@ -231,6 +238,8 @@ class SentenceEmbeddingModule(L.LightningModule):
         checkpoint["lit_srl_train_state"] = {"rng": _portable_rng_states(), **self.nonfinite.state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"] = strip_compile_prefixes(checkpoint["state_dict"])
         state = checkpoint.get("lit_srl_train_state")
         if state:
             self._pending_rng = state["rng"]
