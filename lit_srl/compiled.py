@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lit_srl.errors import check_choice
+
 #: sequence lengths a batch is padded up to (longer batches keep their length)
 LENGTH_BUCKETS = (16, 32, 64, 128, 256, 512)
 #: torch.compile modes that capture CUDA graphs (each step must tell them a new step begins)
@@ -93,12 +95,22 @@ class CompiledEncoder:
         return self._compiled(**inputs)
 
 
+#: the modes of torch.compile's inductor backend
+INDUCTOR_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 def compiled_encoder(encoder: nn.Module, setting: Union[bool, str, None]) -> Optional[CompiledEncoder]:
-    """``model.compile``: false/None → None (eager); true → the default mode; a string → that
-    ``torch.compile`` mode."""
+    """``model.compile``: false/None → None (eager); true → inductor in :func:`default_mode`; an
+    inductor mode (``reduce-overhead``, ``max-autotune-no-cudagraphs``, …) → that mode; another
+    torch.compile backend (``aot_eager``: no code generation, for debugging) → that backend."""
     if not setting:
         return None
-    return CompiledEncoder(encoder, mode=None if setting is True else str(setting))
+    if setting is True or setting in INDUCTOR_MODES:
+        return CompiledEncoder(encoder, mode=None if setting is True else str(setting))
+    from torch._dynamo import list_backends
+
+    check_choice("model.compile", str(setting), ["true", "false", *INDUCTOR_MODES, *list_backends(), "aot_eager", "eager"])
+    return CompiledEncoder(encoder, backend=str(setting))
 
 
 def strip_compile_prefixes(state_dict: dict) -> dict:

@@ -78,9 +78,7 @@ def test_batches_are_padded_to_a_few_buckets_with_masked_pad_tokens():
     assert padded["token_type_ids"].tolist() == [[0, 0, 0, 0, 0]]
 
 
-def test_a_compiled_module_checkpoints_the_eager_keys_and_loads_both_ways(one_layer_bert, tmp_path):
-    from lit_srl.checkpoint import load_encoder
-
+def test_a_compiled_module_has_the_eager_keys_and_loads_both_ways(one_layer_bert):
     compiled = _module(one_layer_bert, compile=True)
     compiled.compiled.backend = "aot_eager"
     _step(compiled)
@@ -94,12 +92,19 @@ def test_a_compiled_module_checkpoints_the_eager_keys_and_loads_both_ways(one_la
     eager.on_load_checkpoint(foreign)
     eager.load_state_dict(foreign["state_dict"])
     assert strip_compile_prefixes({"_orig_mod.encoder.x": 1}) == {"encoder.x": 1}
-    # eval and export read checkpoints through load_encoder: a compiled run's checkpoint gives
-    # the encoder it trained
-    ckpt = {"state_dict": compiled.state_dict()}
-    compiled.on_save_checkpoint(ckpt)
-    torch.save(ckpt, tmp_path / "compiled.ckpt")
-    encoder = load_encoder(tmp_path / "compiled.ckpt")
-    compiled.eval()
-    with torch.no_grad():
-        assert torch.equal(encoder.encode(list(SENTENCES)), compiled.encoder.encode(list(SENTENCES)))
+
+
+def test_a_compiled_fit_checkpoints_the_encoder_that_eval_and_export_load(one_layer_bert, data_dir, tmp_path):
+    """``fit --model.compile=aot_eager`` (a backend without code generation: the Lightning path at
+    the cost of a few seconds); eval and export read checkpoints through ``load_encoder``."""
+    from lit_srl.checkpoint import load_encoder
+    from support.helpers import fit_args, run_cli
+
+    args = fit_args(tmp_path, str(one_layer_bert), "--model.pooler=cls", "--model.compile=aot_eager", steps=2, val_every=2)
+    assert run_cli(args) == 0
+    (last,) = tmp_path.rglob("last.ckpt")
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    assert ckpt["hyper_parameters"]["compile"] == "aot_eager" and not [k for k in ckpt["state_dict"] if "_orig_mod" in k]
+    encoder = load_encoder(last)
+    weights = {k[len("encoder."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("encoder.")}
+    assert all(torch.equal(encoder.state_dict()[k], v) for k, v in weights.items())
