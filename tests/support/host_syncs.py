@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import os
 import sys
+import warnings
 import weakref
 from typing import Callable
 
@@ -67,10 +68,7 @@ class HostSyncCounter:
     def _record(self, kind: str) -> None:
         if not self.active:
             return
-        frame = sys._getframe(2)
-        while frame is not None and (frame.f_code.co_filename.startswith(TORCH_DIR) or frame.f_code.co_filename == HERE):
-            frame = frame.f_back
-        where = f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}" if frame is not None else "?"
+        where = first_caller_outside_torch(sys._getframe(2))
         self.active = False  # a patched call made by a patched call is the same sync
         try:
             self.records.append((kind, where))
@@ -131,6 +129,45 @@ class HostSyncCounter:
     # ------------------------------------------------------------------ reading
     def take(self) -> list[tuple[str, str]]:
         """The records since the last ``take``."""
+        records, self.records = self.records, []
+        return records
+
+
+def first_caller_outside_torch(frame) -> str:
+    """``"file:line in function"`` of the first frame from ``frame`` outward outside torch and this file."""
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(TORCH_DIR) or frame.f_code.co_filename in (HERE, warnings.__file__)
+    ):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}" if frame is not None else "?"
+
+
+class CudaSyncCounter:
+    """The same records on a GPU, from the driver: ``torch.cuda.set_sync_debug_mode("warn")``
+    while counting, each warning attributed to its first caller outside torch."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, str]] = []
+        self._catcher = None
+
+    def _show(self, message, *args, **kwargs) -> None:
+        if "synchroniz" in str(message):
+            self.records.append(("cuda sync", first_caller_outside_torch(sys._getframe(1))))
+
+    def start(self) -> None:
+        self._catcher = warnings.catch_warnings()
+        self._catcher.__enter__()
+        warnings.simplefilter("always")
+        warnings.showwarning = self._show
+        torch.cuda.set_sync_debug_mode("warn")
+
+    def stop(self) -> None:
+        if self._catcher is not None:
+            torch.cuda.set_sync_debug_mode("default")
+            self._catcher.__exit__(None, None, None)
+            self._catcher = None
+
+    def take(self) -> list[tuple[str, str]]:
         records, self.records = self.records, []
         return records
 
