@@ -25,6 +25,8 @@ COS_BINS = 80
 GD_BINS = 50
 #: histogram name (a key of ``StatDetails.samples()``) → (low, high, bins)
 HISTOGRAMS = {"cos_pos": (-1.0, 1.0, COS_BINS), "cos_neg": (-1.0, 1.0, COS_BINS), "gd": (0.0, 1.0, GD_BINS)}
+#: histogram name → its bucket limits (right edges, and the left edge first)
+BUCKET_LIMITS = {key: torch.linspace(lo, hi, bins + 1, dtype=torch.float64).tolist() for key, (lo, hi, bins) in HISTOGRAMS.items()}
 
 
 class IntervalCallback(L.Callback):
@@ -145,38 +147,51 @@ class GradientComponentMonitor(IntervalCallback):
             lo, hi, bins = HISTOGRAMS[key]
             x = x.to(dtype)
             if x.numel():
-                summary = torch.stack([x.min(), x.max(), x.new_tensor(float(x.numel())), x.sum(), x.pow(2).sum()])
+                numel = torch.full((), float(x.numel()), dtype=dtype, device=x.device)  # a fill, not a copy
+                summary = torch.stack([x.min(), x.max(), numel, x.sum(), x.pow(2).sum()])
             else:
                 summary = x.new_tensor([math.inf, -math.inf, 0.0, 0.0, 0.0])
             parts += [summary, torch.histc(x.clamp(lo, hi), bins=bins, min=lo, max=hi)]
         packed = stack_over_ranks(torch.cat(parts))  # (W, L): the one collective
-        reduced = dict(zip(keys, packed[:, : len(keys)].mean(dim=0)))
-        if "uniformity_exp" in reduced:
-            reduced["uniformity"] = torch.log(reduced.pop("uniformity_exp"))
-        self.log_scalars(trainer, {names.LOSS_STATS[k]: float(v) for k, v in reduced.items()}, step)
+        # everything reduced on the device, then read in one transfer
+        mean = packed[:, : len(keys)].mean(dim=0)
+        if "uniformity_exp" in keys:  # the log of the global mean
+            i = keys.index("uniformity_exp")
+            keys[i] = "uniformity"
+            mean = torch.cat([mean[:i], mean[i : i + 1].log(), mean[i + 1 :]])
+        reduced = [mean]
+        offset = len(keys)
+        for key in samples:
+            bins = HISTOGRAMS[key][2]
+            summary = packed[:, offset : offset + 5]
+            reduced += [
+                torch.stack([summary[:, 0].min(), summary[:, 1].max(), summary[:, 2].sum(), summary[:, 3].sum(), summary[:, 4].sum()]),
+                packed[:, offset + 5 : offset + 5 + bins].sum(dim=0),
+            ]
+            offset += 5 + bins
+        host = torch.cat(reduced).tolist()
+        self.log_scalars(trainer, {names.LOSS_STATS[k]: v for k, v in zip(keys, host)}, step)
         writers = histogram_writers(trainer)
         if not writers or not samples:
             return
         offset = len(keys)
         for key in samples:
-            lo, hi, bins = HISTOGRAMS[key]
-            summary = packed[:, offset : offset + 5]
-            counts = packed[:, offset + 5 : offset + 5 + bins].sum(dim=0)
+            bins = HISTOGRAMS[key][2]
+            low, high, num, total, squares = host[offset : offset + 5]
+            counts = host[offset + 5 : offset + 5 + bins]
             offset += 5 + bins
-            num = float(summary[:, 2].sum())
             if num == 0:
                 continue
-            edges = torch.linspace(lo, hi, bins + 1, dtype=torch.float64)
             # TensorBoard keeps right limits only: an empty first bucket carries the left edge.
             for writer in writers:
                 writer.add_histogram_raw(
                     names.LOSS_STATS[key],
-                    min=float(summary[:, 0].min()),
-                    max=float(summary[:, 1].max()),
+                    min=low,
+                    max=high,
                     num=num,
-                    sum=float(summary[:, 3].sum()),
-                    sum_squares=float(summary[:, 4].sum()),
-                    bucket_limits=edges.tolist(),
-                    bucket_counts=[0.0] + counts.double().cpu().tolist(),
+                    sum=total,
+                    sum_squares=squares,
+                    bucket_limits=BUCKET_LIMITS[key],
+                    bucket_counts=[0.0] + counts,
                     global_step=step,
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import lightning as L
+import torch
 
 from lit_srl import metric_names as names
 
@@ -30,7 +31,9 @@ class SentencesPerSecond(L.Callback):
             sentences = batch["input_ids"].size(0) * trainer.world_size
             rate = sentences / max(now - self._last, 1e-9)
             self._rate = rate if self._rate is None else self.smoothing * self._rate + (1 - self.smoothing) * rate
-            pl_module.log(names.SENTENCES_PER_SECOND, self._rate, prog_bar=True, batch_size=1)
+            # a host tensor: a float would be copied to the device each step, and Lightning reads
+            # progress-bar values back every step (two host-device syncs a step on a GPU)
+            pl_module.log(names.SENTENCES_PER_SECOND, torch.tensor(self._rate), prog_bar=True, batch_size=1)
         self._last = now
 
     def on_validation_end(self, trainer, pl_module) -> None:

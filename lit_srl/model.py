@@ -16,10 +16,13 @@ import torch
 from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 
 from lit_srl import metric_names as names
+from lit_srl.compiled import compiled_encoder, strip_compile_prefixes
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.encoding import gather_shards
 from lit_srl.losses import InfoNCE, SentenceLoss
+from lit_srl.nonfinite import NonFiniteSkip
+from lit_srl.optimization import adamw, clip_gradients, linear_schedule
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -60,8 +63,15 @@ class SentenceEmbeddingModule(L.LightningModule):
         warmup_steps: linear warm-up length, in optimizer steps (≥ 1) or as a fraction of the
             run (< 1).
         max_consecutive_skips: a step whose loss or gradient is not finite is skipped (no
-            parameter or optimizer-state update) and counted in ``train/skipped_steps``; this many
-            in a row stop the run with an error.
+            parameter or optimizer-state update, decided on the device: :mod:`lit_srl.nonfinite`)
+            and counted in ``train/skipped_steps``; this many in a row stop the run with an error
+            (checked at logging steps).
+        compile: run the training forward through ``torch.compile`` on inputs padded to a few
+            length buckets (:mod:`lit_srl.compiled`): ``true`` (CUDA graphs on CUDA), a
+            torch.compile mode, or ``false`` (eager). Evaluation stays eager; checkpoints are the same.
+
+    A training step that does not log asks the device for no value; at a logging step one
+    transfer brings ``train/loss`` and the skip counts to the host.
     """
 
     def __init__(
@@ -76,6 +86,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         weight_decay: float = 0.0,
         warmup_steps: float = 0,
         max_consecutive_skips: int = 5,
+        compile: Union[bool, str] = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["loss"])
@@ -89,12 +100,14 @@ class SentenceEmbeddingModule(L.LightningModule):
             freeze_embeddings=freeze_embeddings,
         )
         self.hparams["head"] = self.encoder.head_kind
+        #: the compiled training forward, or None (a plain attribute: no parameters, no state)
+        self.compiled = compiled_encoder(self.encoder, compile)
         #: the run's resolved YAML config, set by the CLI; stored in checkpoints
         self.run_config: Optional[str] = None
         self._eval_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
-        self._loss_finite = True
-        self.skipped_steps = 0
-        self.consecutive_skips = 0
+        self.nonfinite = NonFiniteSkip(max_consecutive_skips)
+        self._step_loss: Optional[torch.Tensor] = None
+        self._logged_skips = 0
         self._pending_rng: Optional[dict] = None
 
     # ------------------------------------------------------------------ training
@@ -106,7 +119,7 @@ class SentenceEmbeddingModule(L.LightningModule):
         """Both dropout views of N sentences from one forward of 2N rows: two (N, H) tensors."""
         n = batch["input_ids"].size(0)
         doubled = {k: torch.cat([batch[k], batch[k]]) for k in ENCODER_INPUTS if k in batch}
-        emb = self.encoder(**doubled)
+        emb = (self.compiled or self.encoder)(**doubled)
         return emb[:n], emb[n:]
 
     def on_train_epoch_start(self) -> None:
@@ -121,9 +134,9 @@ class SentenceEmbeddingModule(L.LightningModule):
         and ``views``, the two views' embeddings (N, H) each, detached."""
         z1, z2 = self.two_views(batch)
         out = self.loss_fn(z1, z2)
-        self._loss_finite = bool(torch.isfinite(out.loss.detach()))
-        self.log(names.TRAIN_LOSS, out.loss, prog_bar=True, batch_size=z1.size(0))
-        return {"loss": out.loss, "stats": out.stats, "details": out.details, "views": (z1.detach(), z2.detach())}
+        self._step_loss = out.loss.detach()  # logged at logging steps (on_before_optimizer_step)
+        loss = self.nonfinite.guard_loss(out.loss)
+        return {"loss": loss, "stats": out.stats, "details": out.details, "views": (z1.detach(), z2.detach())}
 
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
         if self._pending_rng is not None:
@@ -133,30 +146,28 @@ class SentenceEmbeddingModule(L.LightningModule):
             self._pending_rng = None
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        """Skip the step if the loss or a gradient is not finite (on any rank).
-
-        Dropping every ``.grad`` makes AdamW leave parameters *and* its moments untouched (it only
-        updates parameters that have a gradient), so a skipped step leaves no trace.
-        """
-        grads = [p.grad for p in self.parameters() if p.grad is not None]
-        # one reduction over all gradients (a per-parameter check costs a sync per tensor on GPU)
-        grad_finite = not grads or bool(torch.isfinite(torch.nn.utils.get_total_norm(grads, norm_type=float("inf"))))
-        bad = not (self._loss_finite and grad_finite)
-        bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
-        if not bad:
-            self.consecutive_skips = 0
+        """Skip the step on the device if the loss (on any rank) or a gradient is not finite; at
+        logging steps, log ``train/loss`` and the skips from one device→host transfer."""
+        self.nonfinite.before_step(optimizer, self.parameters())
+        trainer = self.trainer
+        if not (trainer._logger_connector.should_update_logs or not trainer.log_every_n_steps):
             return
-        optimizer.zero_grad(set_to_none=True)
-        self.skipped_steps += 1
-        self.consecutive_skips += 1
-        self.log(names.SKIPPED_STEPS, float(self.skipped_steps), batch_size=1)
-        limit = self.hparams.max_consecutive_skips
-        if self.consecutive_skips >= limit:
-            raise LitSrlError(
-                f"{self.consecutive_skips} optimizer steps in a row had a non-finite loss or gradient "
-                f"(last at step {self.global_step}); lower model.lr, use precision 32-true or bf16-mixed "
-                f"instead of 16-mixed, or check the corpus; the limit is model.max_consecutive_skips={limit}"
-            )
+        skipped, (loss,) = self.nonfinite.check(self.global_step, self._step_loss)
+        # host tensors: Lightning reads progress-bar values every step, which would be a sync each
+        self.log(names.TRAIN_LOSS, torch.tensor(loss), prog_bar=True, batch_size=1)
+        if skipped != self._logged_skips:
+            self._logged_skips = skipped
+            self.log(names.SKIPPED_STEPS, torch.tensor(float(skipped)), batch_size=1)
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
+        clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    def on_train_end(self) -> None:
+        self.nonfinite.check(self.global_step)  # skips after the last logging step count too
+
+    @property
+    def skipped_steps(self) -> int:
+        return self.nonfinite.skipped_steps
 
     # ---------------------------------------------------------------- evaluation
     def _eval_step(self, batch: dict) -> None:
@@ -209,37 +220,11 @@ class SentenceEmbeddingModule(L.LightningModule):
 
     # ----------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> dict:
-        params = [p for p in self.parameters() if p.requires_grad]
-        # torch's default AdamW on CPU is a per-tensor loop (MiniLM: 114 ms a step vs 15 ms fused)
-        fused = self.device.type in ("cpu", "cuda") and all(p.is_floating_point() for p in params)
-        fused = fused and not self._clips_under_mixed_precision()
-        optimizer = torch.optim.AdamW(
-            params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay, fused=fused or None
-        )
-        total = max(1, int(self.total_training_steps()))
-        warmup = self.hparams.warmup_steps
-        warmup = int(round(warmup * total)) if 0 < warmup < 1 else int(warmup)
-
-        def lr_lambda(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            return max(0.0, (total - step) / max(1, total - warmup))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+        """Fused AdamW (:func:`lit_srl.optimization.adamw`) with a linear warm-up and decay per
+        optimizer step."""
+        optimizer = adamw(self.parameters(), self.hparams.lr, self.hparams.weight_decay, self.device)
+        scheduler = linear_schedule(optimizer, self.total_training_steps(), self.hparams.warmup_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    def _clips_under_mixed_precision(self) -> bool:
-        """True if the trainer clips gradients under a mixed-precision plugin (bf16-mixed, 16-mixed).
-
-        Lightning refuses to clip the gradients of an optimizer that unscales them itself (fused
-        AdamW) under mixed precision (RuntimeError at the first step), so such runs use the
-        default AdamW implementation instead (foreach on CUDA; the same update).
-        """
-        from lightning.pytorch.plugins.precision import MixedPrecision
-
-        trainer = self._trainer
-        clip = getattr(trainer, "gradient_clip_val", None)
-        return bool(clip) and isinstance(getattr(trainer, "precision_plugin", None), MixedPrecision)
 
     def total_training_steps(self) -> float:
         """Optimizer steps of the whole run, for the linear decay (max_steps or epochs × batches)."""
@@ -258,22 +243,20 @@ class SentenceEmbeddingModule(L.LightningModule):
         checkpoint["lit_srl"] = encoder_record(self.encoder)
         if self.run_config:
             checkpoint["lit_srl_run_config"] = self.run_config
-        checkpoint["lit_srl_train_state"] = {
-            "rng": _portable_rng_states(),
-            "skipped_steps": self.skipped_steps,
-            "consecutive_skips": self.consecutive_skips,
-        }
+        checkpoint["lit_srl_train_state"] = {"rng": _portable_rng_states(), **self.nonfinite.state_dict()}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from lit_srl.checkpoint import use_run_optimizer_settings
 
+        if "state_dict" in checkpoint:
+            checkpoint["state_dict"] = strip_compile_prefixes(checkpoint["state_dict"])
         # --model.lr / --model.weight_decay given when resuming win over the checkpoint's optimizer
         use_run_optimizer_settings(checkpoint, self.hparams.lr, self.hparams.weight_decay)
         state = checkpoint.get("lit_srl_train_state")
         if state:
             self._pending_rng = state["rng"]
-            self.skipped_steps = state["skipped_steps"]
-            self.consecutive_skips = state["consecutive_skips"]
+            self.nonfinite.load_state_dict(state)
+            self._logged_skips = self.nonfinite.skipped_steps
 
 
 def _portable_rng_states() -> dict:

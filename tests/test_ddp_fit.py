@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 
+import json
+
 import pytest
 
 from support.helpers import REPO, fit_args, read_scalars
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
 
 pytestmark = pytest.mark.ddp
 DDP = ("trainer/ddp.yaml",)
@@ -17,7 +21,8 @@ DDP = ("trainer/ddp.yaml",)
 
 def run_module(args: list[str], cwd, **env_vars: str) -> subprocess.CompletedProcess:
     """``python -m lit_srl …`` in a subprocess (Lightning launches the second rank from it)."""
-    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore", **env_vars)
+    env = dict(os.environ, TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore",
+               PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]), **env_vars)
     proc = subprocess.run(
         [sys.executable, "-m", "lit_srl", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
     )
@@ -28,7 +33,11 @@ def run_module(args: list[str], cwd, **env_vars: str) -> subprocess.CompletedPro
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory, tiny_bert, data_dir):
     root = tmp_path_factory.mktemp("ddp")
-    args = fit_args(root, str(tiny_bert), "--trainer.devices=2", "--trainer.accelerator=cpu",
+    # rank 1's loss is NaN at its second step: both ranks must skip that step
+    nan_on_rank_1 = ("--model.loss=support.nan_loss.NaNOnRankAt", "--model.loss.rank=1", "--model.loss.at=2",
+                     "--trainer.callbacks+=support.rank_checksums.ParameterChecksum",
+                     f"--trainer.callbacks.path={root / 'params'}")
+    args = fit_args(root, str(tiny_bert), "--trainer.devices=2", "--trainer.accelerator=cpu", *nan_on_rank_1,
                     steps=4, val_every=2, batch=8, configs=DDP)
     run_module(args, cwd=root)
     return root
@@ -42,6 +51,17 @@ def test_ddp_fit_logs_and_checkpoints_once(ddp_run):
     assert len(scalars["val/stsb_spearman"]) == 2
     # the progress-bar throughput counts the global batch: 2 ranks x 8 sentences
     assert "train/sent_per_s" in scalars
+
+
+def test_a_non_finite_loss_on_one_rank_skips_the_step_on_every_rank(ddp_run):
+    """Rank 0's own loss stays finite: its skip comes from rank 1's NaN through the all-reduced
+    gradients (no collective of its own), and both ranks end with the same weights."""
+    scalars = read_scalars(ddp_run)
+    skipped = scalars["train/skipped_steps"]  # the count, from the skipped step on
+    assert skipped[0] == (1, 1.0) and {v for _, v in skipped} == {1.0}
+    assert all(v == v for _, v in scalars["train/loss"])  # rank 0 logs its finite losses
+    checksums = [json.loads((ddp_run / f"params.rank{r}").read_text())["checksum"] for r in (0, 1)]
+    assert checksums[0] == checksums[1]
 
 
 def test_sts_dev_score_under_ddp_equals_single_process(ddp_run, tiny_bert, tmp_path):

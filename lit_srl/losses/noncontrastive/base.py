@@ -136,6 +136,6 @@ class NonContrastiveLoss(SentenceLoss):
         loss, extra = self.objective(views)
         stats.update(extra)
         if self.explicit_ratio:
-            stats["ratio_mean"] = torch.tensor(self.ratio, dtype=u.dtype, device=u.device)
+            stats["ratio_mean"] = u.new_full((), self.ratio)  # a fill on the device, not a copy to it
         stats = {k: stats[k].detach() for k in STAT_KEYS if k in stats}
         return LossOutput(loss, stats, batch.stat_details(cross))

@@ -1,0 +1,130 @@
+"""Skipping an optimizer step whose loss or gradient is not finite, decided on the device.
+
+A skipped step changes no parameter, no AdamW moment and no AdamW step count; the skips are
+counted in ``train/skipped_steps``, and ``max_consecutive_skips`` in a row stop the run. Nothing
+of this asks the device for a value during a step that does not log, so the host can queue the
+next step while the GPU still runs this one:
+
+* the loss flag travels with the gradients: :meth:`NonFiniteSkip.guard_loss` multiplies the loss
+  by 1 where it is finite (value and gradients unchanged, bit for bit) and by NaN where it is not,
+  so a non-finite loss on any rank turns every gradient NaN — after DDP's all-reduce on every
+  rank, which therefore skips together without a collective of its own;
+* :meth:`NonFiniteSkip.before_step` reduces the gradients to one flag, ``found`` (1.0 if any is
+  not finite), and hands it to fused AdamW as ``optimizer.found_inf``: the fused kernel then
+  leaves parameters and moments alone and takes its step count back (the mechanism
+  ``torch.amp.GradScaler`` uses). Other optimizers (fused AdamW exists on CPU and CUDA) fall back
+  to reading the flag on the host and dropping the gradients, one sync per step;
+* the counts (skipped steps, the current run of skips, the longest run since the last check) are
+  a device tensor; :meth:`NonFiniteSkip.check` reads them, with any values the caller logs, in one
+  transfer at logging steps and raises the one-line error when a run reached the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import torch
+from torch import Tensor
+
+from lit_srl.errors import LitSrlError
+
+#: positions in the device counts
+SKIPPED, CONSECUTIVE, LONGEST = 0, 1, 2
+
+
+def handles_found_inf(optimizer: torch.optim.Optimizer) -> bool:
+    """True if ``optimizer.step`` skips its update on device when ``optimizer.found_inf`` is 1
+    (torch's fused Adam/AdamW/SGD: ``_step_supports_amp_scaling``)."""
+    return bool(getattr(optimizer, "_step_supports_amp_scaling", False))
+
+
+class NonFiniteSkip:
+    """The device-side skip of non-finite steps, and its counts.
+
+    Args:
+        max_consecutive: this many skipped steps in a row stop the run (checked at logging steps,
+            so a longer run is reported as it was when found).
+    """
+
+    def __init__(self, max_consecutive: int) -> None:
+        self.max_consecutive = int(max_consecutive)
+        self._counts: Optional[Tensor] = None  # (3,) float64 [SKIPPED, CONSECUTIVE, LONGEST]
+        self._loaded = (0, 0)
+
+    # ------------------------------------------------------------------ the step
+    @staticmethod
+    def guard_loss(loss: Tensor) -> Tensor:
+        """The loss to back-propagate: ``loss · 1`` if it is finite, else ``loss · NaN``.
+
+        The factor is a constant of the graph, so a finite loss keeps its value and its gradient
+        (∂(1·L)/∂L = 1 exactly); a non-finite one makes every gradient it reaches NaN.
+        """
+        finite = torch.isfinite(loss.detach())
+        return loss * torch.where(finite, 1.0, float("nan")).to(loss.dtype)
+
+    def before_step(self, optimizer: torch.optim.Optimizer, parameters: Iterable[torch.nn.Parameter]) -> Tensor:
+        """Flag this step (after backward and DDP's all-reduce, before clipping), count it, and
+        make the optimizer skip it if flagged. Returns ``found``: 0-dim float32, 1.0 = skipped."""
+        grads = [p.grad for p in parameters if p.grad is not None]
+        if grads:
+            # one reduction over all gradients (NaN propagates through max)
+            norm = torch.nn.utils.get_total_norm(grads, norm_type=float("inf"))
+            found = (~torch.isfinite(norm)).to(torch.float32)
+        else:
+            found = torch.zeros((), dtype=torch.float32, device=optimizer.param_groups[0]["params"][0].device)
+        self._count(found)
+        if handles_found_inf(optimizer):
+            optimizer.found_inf = found
+        elif bool(found):  # host fallback: AdamW skips parameters without a gradient
+            optimizer.zero_grad(set_to_none=True)
+        return found
+
+    def _count(self, found: Tensor) -> None:
+        counts = self._device_counts(found.device)
+        hit = found.to(counts.dtype)
+        run = (counts[CONSECUTIVE] + hit) * hit  # back to 0 at a step that was not skipped
+        self._counts = torch.stack([counts[SKIPPED] + hit, run, torch.maximum(counts[LONGEST], run)])
+
+    def _device_counts(self, device: torch.device) -> Tensor:
+        if self._counts is None or self._counts.device != device:
+            skipped, consecutive = self._loaded if self._counts is None else self._host_counts()[:2]
+            self._counts = torch.tensor([skipped, consecutive, consecutive], dtype=torch.float64, device=device)
+        return self._counts
+
+    # ------------------------------------------------------------------ the host
+    def check(self, step: int, *values: Tensor) -> tuple[int, list[float]]:
+        """One device→host transfer: the count of skipped steps and ``values`` (0-dim tensors) as
+        floats. Raises :class:`LitSrlError` if a run of skips since the last check reached the limit."""
+        if self._counts is None:
+            return self._loaded[0], [float(v) for v in values]
+        extra = [v.detach().reshape(1).to(device=self._counts.device, dtype=torch.float64) for v in values]
+        host = torch.cat([self._counts, *extra]).tolist()  # the one sync
+        skipped, longest = int(host[SKIPPED]), int(host[LONGEST])
+        self._counts = torch.stack([self._counts[SKIPPED], self._counts[CONSECUTIVE], self._counts[CONSECUTIVE]])
+        if longest >= self.max_consecutive:
+            raise LitSrlError(
+                f"{longest} optimizer steps in a row had a non-finite loss or gradient "
+                f"(found at step {step}); lower model.lr, use precision 32-true or bf16-mixed "
+                f"instead of 16-mixed, or check the corpus; the limit is model.max_consecutive_skips={self.max_consecutive}"
+            )
+        return skipped, host[3:]
+
+    def _host_counts(self) -> list[int]:
+        return [int(v) for v in self._counts.tolist()] if self._counts is not None else [*self._loaded, self._loaded[1]]
+
+    @property
+    def skipped_steps(self) -> int:
+        """Skipped steps so far (reads the device: for after the fit and checkpoints)."""
+        return self._host_counts()[SKIPPED]
+
+    @property
+    def consecutive_skips(self) -> int:
+        """The current run of skipped steps (reads the device)."""
+        return self._host_counts()[CONSECUTIVE]
+
+    def state_dict(self) -> dict:
+        return {"skipped_steps": self.skipped_steps, "consecutive_skips": self.consecutive_skips}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._loaded = (int(state["skipped_steps"]), int(state["consecutive_skips"]))
+        self._counts = None
