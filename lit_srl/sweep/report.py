@@ -13,6 +13,8 @@ backbone, contrastive / ori / mod coloured as in the paper's Figure 1 — and, f
 component key (``model.loss.init_args.gd_margin`` …), ``components.png``: the STS average
 against the key's value (seeds as dots, the default point of a one-axis-at-a-time sweep included).
 Runs without ``result.json`` are listed as failed (with their error line) or missing, never dropped.
+A sweep run again into a second folder (same ``sweep`` name, e.g. another data order) gets a
+comparison: each group's average in both, the change and the seed spread beside it.
 """
 
 from __future__ import annotations
@@ -311,14 +313,85 @@ def sweep_section(sweep: SweepResults, figures_dir: Path, link_base: Path) -> li
     return lines
 
 
+def flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted key → leaf of a resolved config (lists and ``class_path`` entries are leaves)."""
+    if isinstance(tree, dict) and "class_path" not in tree and tree:
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree} if prefix else {}
+
+
+#: keys that name where a run wrote, not what it trained
+PLACE_KEYS = ("trainer.default_root_dir", "result", "ckpt_path")
+
+
+def setting_changes(before: SweepResults, after: SweepResults) -> list[str]:
+    """``key: old → new`` for every setting that differs between the first run both folders finished."""
+    shared = [name for name in after.results if name in before.results]
+    if not shared:
+        return []
+    old = flat(before.results[shared[0]].get("config") or {})
+    new = flat(after.results[shared[0]].get("config") or {})
+    return [f"{key}: {old.get(key, '–')} → {new.get(key, '–')}" for key in sorted(set(old) | set(new))
+            if key not in PLACE_KEYS and old.get(key) != new.get(key)]
+
+
+def comparison_section(before: SweepResults, after: SweepResults, link_base: Path) -> list[str]:
+    """The same sweep run twice (two folders): each group's STS average before and after, the
+    change, and the seed spread beside it — a change smaller than the spread is not a finding."""
+    rel = lambda sweep: os.path.relpath(sweep.folder, link_base)  # noqa: E731
+    lines = [f"## {after.name}: `{rel(before)}` → `{rel(after)}`", ""]
+    changes = setting_changes(before, after)
+    lines.append("- settings that differ: " + ("; ".join(f"`{c}`" for c in changes) if changes else "none"))
+    lines += ["- avg: mean ± std over seeds of the STS average ×100; Δ: after − before (mean over the seeds "
+              "both finished); seed std: the larger of the two folders' std", "",
+              "| run | before | after | Δ | seed std | seeds |", "|---|---:|---:|---:|---:|---:|"]
+    deltas, spreads = [], []
+    for label, runs in after.groups().items():
+        pairs = [(before.results[r["name"]]["scores"]["avg"], after.results[r["name"]]["scores"]["avg"])
+                 for r in runs if r["name"] in before.results and r["name"] in after.results]
+        if not pairs:
+            continue
+        old, new = [a for a, _ in pairs], [b for _, b in pairs]
+        delta = sum(new) / len(new) - sum(old) / len(old)
+        spread = max((v for v in (stats(old)[1], stats(new)[1]) if v is not None), default=None)
+        deltas.append(delta)
+        if spread is not None:
+            spreads.append((delta, spread))
+        lines.append(f"| {label} | {cell(old)} | {cell(new)} | {delta:+.2f} | "
+                     f"{'–' if spread is None else f'{spread:.2f}'} | {len(pairs)} |")
+    if deltas:
+        beyond = sum(abs(d) > s for d, s in spreads)
+        lines += ["", f"- mean Δ over {len(deltas)} groups {sum(deltas) / len(deltas):+.2f} "
+                      f"(from {min(deltas):+.2f} to {max(deltas):+.2f}); "
+                      + (f"{beyond} of {len(spreads)} groups moved by more than their seed std"
+                         if spreads else "one seed each: no spread to compare with")]
+    return lines
+
+
+def comparisons(sweeps: list[SweepResults], link_base: Path) -> list[str]:
+    """A comparison section for each sweep name found in more than one folder (first folder = before)."""
+    by_name: dict[str, list[SweepResults]] = {}
+    for sweep in sweeps:
+        by_name.setdefault(sweep.name, []).append(sweep)
+    lines: list[str] = []
+    for same in by_name.values():
+        for after in same[1:]:
+            lines += comparison_section(same[0], after, link_base) + [""]
+    return lines
+
+
 def write_report(root: Path, output: Optional[Path] = None) -> str:
     """The markdown of every sweep under ``root``; written to ``output`` with its figures beside it."""
     folders = sweep_folders(root)
     link_base = (output.parent if output else Path(root)).resolve()
     lines = [f"# Sweep results: {', '.join(SweepResults(f).name for f in folders)}", ""]
-    for folder in folders:
-        folder = folder.resolve()
-        lines += sweep_section(SweepResults(folder), folder / "figures", link_base) + [""]
+    sweeps = [SweepResults(folder.resolve()) for folder in folders]
+    for sweep in sweeps:
+        lines += sweep_section(sweep, sweep.folder / "figures", link_base) + [""]
+    lines += comparisons(sweeps, link_base)
     text = "\n".join(lines)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -330,3 +330,29 @@ def test_report_prints_gradient_components_to_significant_digits(tmp_path):
     assert "| 5.10e-06 ± 1.4e-07 | 0.400 ± 0 |" in rows["| infonce"]
     assert "| 0 ± 0 | 0.400 ± 0 |" in rows["| sg"]
 
+
+
+def test_report_compares_a_sweep_run_again_in_a_second_folder_with_the_seed_spread_beside(tmp_path):
+    from lit_srl.sweep.report import write_report
+
+    def run(avg, order):
+        record = _record(avg)
+        record["config"]["data"] = {"order": order} if order else {"shuffle_buffer": 10000}
+        return record
+
+    for folder, order, avgs in (("a", None, (71.0, 73.0, 70.0, 70.2)), ("b", "permutation", (72.0, 74.0, 75.0, 75.4))):
+        _fixture_sweep(tmp_path / folder, {
+            "infonce_seed1": ({"objective": "infonce", "seed_everything": 1}, run(avgs[0], order)),
+            "infonce_seed2": ({"objective": "infonce", "seed_everything": 2}, run(avgs[1], order)),
+            "mpt_seed1": ({"objective": "mpt", "seed_everything": 1}, run(avgs[2], order)),
+            "mpt_seed2": ({"objective": "mpt", "seed_everything": 2}, run(avgs[3], order)),
+        })
+        plan = json.loads((tmp_path / folder / "plan.json").read_text())
+        plan["sweep"] = "fig"
+        (tmp_path / folder / "plan.json").write_text(json.dumps(plan))
+    text = write_report(tmp_path)
+    assert "## fig: `a` → `b`" in text
+    assert "`data.order: – → permutation`" in text and "`data.shuffle_buffer: 10000 → –`" in text
+    assert "| infonce | 72.00 ± 1.41 | 73.00 ± 1.41 | +1.00 | 1.41 | 2 |" in text
+    assert "| mpt | 70.10 ± 0.14 | 75.20 ± 0.28 | +5.10 | 0.28 | 2 |" in text
+    assert "mean Δ over 2 groups +3.05 (from +1.00 to +5.10); 1 of 2 groups moved by more than their seed std" in text
