@@ -9,7 +9,7 @@ must hold the step it stopped at (no step is trained twice), and the same comman
 same batches and losses per step, the same TensorBoard steps, dev curve, best step and test scores.
 
 The moments are Lightning hooks (tests/support/signal_moment.py), so each is exact and reproducible;
-``LIT_SRL_SIGTERM_SEED`` draws other random ones.
+``LIT_SRL_SIGTERM_SEEDS=1,2,3`` draws other random ones.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -27,11 +28,12 @@ import torch
 from support.helpers import fit_args, read_scalars
 from support.recorder import read_records
 from support.signal_moment import MOMENTS, parse_moment
+from support.slurm_cluster import cancel, submit, wait_for
 from support.sweep_helpers import env
 
 STEPS, VAL_EVERY = 6, 2  # dev evaluations at steps 2, 4 and 6
 EVALUATED = range(VAL_EVERY, STEPS + 1, VAL_EVERY)
-SEED = int(os.environ.get("LIT_SRL_SIGTERM_SEED", "186"))
+SEEDS = [int(seed) for seed in os.environ.get("LIT_SRL_SIGTERM_SEEDS", "186").split(",")]
 STOPPED = 128 + 15  # SIGTERM
 
 
@@ -81,11 +83,15 @@ def stop_step(moment: str) -> int:
     return {"train_batch_start": step + 1, "test_batch": STEPS}.get(name, step)
 
 
+def signal_at(moments: list[str], root: Path, send: str = "group") -> tuple[str, ...]:
+    """Options adding tests/support/signal_moment.py's SignalAt: one stop at each of ``moments``."""
+    return ("--trainer.callbacks+=support.signal_moment.SignalAt", f"--trainer.callbacks.at=[{','.join(moments)}]",
+            f"--trainer.callbacks.marker_dir={root}", f"--trainer.callbacks.send={send}")
+
+
 def stopped_at_each(moments: list[str], root: Path, tiny_bert) -> dict:
     """Run the same command (``--ckpt_path auto``) until it finishes, stopped once at each moment."""
-    command = fit_command(root, tiny_bert, "--trainer.callbacks+=support.signal_moment.SignalAt",
-                          f"--trainer.callbacks.at=[{','.join(moments)}]", f"--trainer.callbacks.marker_dir={root}",
-                          "--ckpt_path=auto")
+    command = fit_command(root, tiny_bert, *signal_at(moments, root), "--ckpt_path=auto")
     for moment in moments:
         returncode, log = run_fit(command, root)
         assert returncode == STOPPED, f"stop at {moment}: exit {returncode}\n{log[-3000:]}"
@@ -142,11 +148,39 @@ def order(moment: str) -> tuple[int, bool]:
     return stop_step(moment), moment.startswith("test")
 
 
-def test_sigterm_at_seeded_random_moments_changes_nothing(straight, tiny_bert, tmp_path):
-    """Two stops at moments drawn with ``LIT_SRL_SIGTERM_SEED`` (default 186: after step 4, before its
-    evaluation; after the last evaluation, before its checkpoints) from every kind (between
-    steps, after a step, inside/after an evaluation, in a checkpoint write, inside the test).
-    Survives: the same as the straight run, step for step."""
-    moments = random_moments(SEED)
-    print(f"seed {SEED}: SIGTERM at {moments}")
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sigterm_at_seeded_random_moments_changes_nothing(seed, straight, tiny_bert, tmp_path):
+    """Two stops at moments drawn from every kind (between steps, after a step, inside/after an
+    evaluation, in a checkpoint write, inside the test) with each seed of ``LIT_SRL_SIGTERM_SEEDS``
+    (default 186: after step 4, before its evaluation; after the last evaluation, before its
+    checkpoints). Survives: the same as the straight run, step for step."""
+    moments = random_moments(seed)
+    print(f"seed {seed}: SIGTERM at {moments}")
     assert_same_run(stopped_at_each(moments, tmp_path, tiny_bert), straight)
+
+
+@pytest.mark.slurm
+def test_scontrol_requeue_of_an_srun_fit_with_a_loader_worker_resumes_to_the_straight_run(
+        slurm, straight, tiny_bert, tmp_path, monkeypatch):
+    """``scontrol requeue`` after step 3 of an ``srun`` fit: slurmstepd sends SIGTERM to every
+    process of the step — the fit and its loader worker — at whatever moment it arrives (during
+    step 4 or its evaluation). The fit saves that step and exits 143 without a traceback; the
+    requeued job (``SLURM_RESTART_COUNT`` = 1, same command, no ``--ckpt_path``) resumes from
+    last.ckpt. Survives: every step once, its loss, the dev curve, best step and test scores."""
+    for name in ("PYTHONPATH", "OMP_NUM_THREADS", "TOKENIZERS_PARALLELISM", "PYTHONWARNINGS"):
+        monkeypatch.setenv(name, env()[name])  # the job inherits the submitting environment
+    output = tmp_path / "slurm.out"
+    command = fit_command(tmp_path, tiny_bert, *signal_at(["train_batch_end@3"], tmp_path, send="requeue"))
+    script = tmp_path / "fit.sbatch"
+    script.write_text("#!/bin/bash\n#SBATCH --requeue\n#SBATCH --open-mode=append\n#SBATCH --cpus-per-task=1\n"
+                      f"#SBATCH --output={output}\nsrun {shlex.join(command)}\n")
+    job = submit(script, tmp_path)
+    try:
+        states = wait_for(job, timeout=600)
+    finally:
+        cancel(job)
+    log = output.read_text(errors="replace")
+    assert states == {job: "COMPLETED"}, (states, log[-3000:])
+    assert log.count("stopped by SIGTERM after step") == 1 and "resuming from" in log, log[-3000:]
+    assert "Traceback" not in log and "DataLoader worker" not in log, log[-3000:]
+    assert_same_run(outcome(tmp_path), straight)

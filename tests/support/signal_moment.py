@@ -39,8 +39,10 @@ class SignalAt(L.Callback):
     it, so the same command rerun after the stop (``--ckpt_path auto``, a requeue) goes on to the
     next moment.
 
-    ``send``: ``group`` — to this process group (``os.killpg``); ``requeue`` — ``scontrol requeue``
-    this SLURM job, which sends SIGTERM to every process of its steps (``signal_name`` unused).
+    ``send``: ``group`` — to this process group, from another process (``kill -TERM -- -PGID``), as
+    a scheduler sends it: PyTorch's loader workers exit quietly on a SIGTERM from their own parent
+    (``os.killpg`` here), not on one from anyone else; ``requeue`` — ``scontrol requeue`` this
+    SLURM job, which sends SIGTERM to every process of its steps (``signal_name`` unused).
     """
 
     def __init__(self, at: list[str], marker_dir: str, signal_name: str = "SIGTERM", send: str = "group") -> None:
@@ -60,7 +62,8 @@ class SignalAt(L.Callback):
             job = os.environ["SLURM_JOB_ID"]
             subprocess.run(["scontrol", "requeue", job], check=True, capture_output=True)
         else:
-            os.killpg(os.getpgrp(), getattr(signal, self.signal_name))
+            name = signal.Signals[self.signal_name].name.removeprefix("SIG")
+            subprocess.run(["kill", f"-{name}", "--", f"-{os.getpgrp()}"])  # kill gets it too: no check
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         self._fire(trainer, "train_batch_start")
