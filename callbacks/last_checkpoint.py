@@ -12,19 +12,28 @@ from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from lit_srl.preemption import stop_exit_code, use_deferred_stop
+
 log = logging.getLogger("lit_srl")
 
 
 class LastCheckpoint(Checkpoint):
-    """Keeps ``<checkpoint dir>/last.ckpt`` current, so ``--ckpt_path last`` resumes a run.
+    """Keeps ``<checkpoint dir>/last.ckpt`` current, so ``--ckpt_path last``/``auto`` resumes a run.
 
     Written after every validation (ModelCheckpoint in Lightning 2.6 writes ``last`` only when it
-    also saves a new best), every ``every_n_train_steps`` optimizer steps if set, and on
-    pre-emption: Lightning turns SIGTERM into a ``SIGTERMException`` raised at the end of the
-    current training batch (a consistent state: the step, its logging and any validation are
-    done); this callback treats SIGUSR1 — what SLURM sends ahead of a time limit
-    (``#SBATCH --signal=SIGUSR1@90``) — the same way and writes the checkpoint from
-    ``on_exception``.
+    also saves a new best), every ``every_n_train_steps`` optimizer steps if set, at the end of
+    training (so a stop during the test of ``fit --result`` reruns only the test), and on
+    pre-emption.
+
+    Pre-emption (:mod:`lit_srl.preemption`): SIGTERM — ``scontrol requeue``, SLURM pre-emption,
+    ``kill`` — and the ``signals`` handled here (SIGUSR1, what SLURM sends ahead of a time limit
+    with ``#SBATCH --signal=SIGUSR1@90``) ask the fit to stop; loader workers ignore them. The
+    current step finishes, and so does a dev evaluation under way with its checkpoints; then
+    Lightning raises its ``SIGTERMException`` and this callback writes ``last.ckpt`` from
+    ``on_exception`` — unless it was just written at this step, after the evaluation: that file is
+    the state Lightning resumes an evaluated step from. The process exits with ``128 + signal``
+    (143 for SIGTERM): not finished, resume it. A stop during ``validate``/``test`` (the test of
+    ``fit --result`` included) ends it at once with the same status; nothing of it is written.
 
     Under SLURM this callback owns SIGUSR1 even where Lightning's auto-requeue would take it:
     Lightning saves its ``hpc_ckpt`` from inside the signal handler, in the middle of whatever step
@@ -45,9 +54,11 @@ class LastCheckpoint(Checkpoint):
         self.requeue = requeue
         self._previous: dict = {}
         self._requeue_job: Optional[str] = None
+        self._saved_step: Optional[int] = None  # global step of this process's latest last.ckpt
 
     # ------------------------------------------------------------------ signals
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        connector = use_deferred_stop(trainer)
         if stage != "fit" or os.name == "nt":
             return
         env = trainer._accelerator_connector.cluster_environment
@@ -55,12 +66,11 @@ class LastCheckpoint(Checkpoint):
         for name in self.signals:
             signum = getattr(signal, name)
 
-            def request_stop(received, frame, trainer=trainer):
+            def request_stop(received, frame):
                 log.info("received %s: saving a checkpoint after this step", signal.Signals(received).name)
                 if in_slurm and self.requeue and received == signal.SIGUSR1:
                     self._requeue_job = slurm_job_id()
-                # Lightning's own SIGTERM flag: the loop stops at the end of the current batch.
-                trainer._signal_connector.received_sigterm = True
+                connector.request_stop(received)
 
             # Set before Lightning registers its handlers (after setup), so it leaves SIGUSR1 to us.
             self._previous[signum] = signal.signal(signum, request_stop)
@@ -77,6 +87,7 @@ class LastCheckpoint(Checkpoint):
 
     def save(self, trainer: L.Trainer) -> None:
         trainer.save_checkpoint(self.path(trainer), weights_only=False)
+        self._saved_step = trainer.global_step
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.state.fn == "fit" and not trainer.sanity_checking:
@@ -87,12 +98,25 @@ class LastCheckpoint(Checkpoint):
         if every and trainer.global_step % every == 0:
             self.save(trainer)
 
-    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
-        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._saved_step != trainer.global_step:
             self.save(trainer)
-            log.info("pre-empted at step %d: saved %s; resume with --ckpt_path last", trainer.global_step, self.path(trainer))
-            if self._requeue_job and trainer.is_global_zero:
-                requeue(self._requeue_job)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, SIGTERMException):
+            return
+        exception.code = stop_exit_code(trainer)  # SystemExit(None) would exit 0: "finished"
+        name = signal.Signals(exception.code - 128).name
+        if trainer.state.fn != "fit":
+            log.info("stopped by %s during %s: nothing of it was written; run it again (exit %d)",
+                     name, trainer.state.fn.value, exception.code)
+            return
+        if self._saved_step != trainer.global_step:
+            self.save(trainer)
+        log.info("stopped by %s after step %d: saved %s; rerun with --ckpt_path auto (or last) to resume (exit %d)",
+                 name, trainer.global_step, self.path(trainer), exception.code)
+        if self._requeue_job and trainer.is_global_zero:
+            requeue(self._requeue_job)
 
 
 def slurm_job_id() -> Optional[str]:

@@ -26,6 +26,7 @@ from lit_srl.evaluation.encoding import SentenceShard
 from lit_srl.evaluation.evaluator import STSEvaluator
 from lit_srl.evaluation.tasks import TASKS
 from lit_srl.paths import default_data_dir
+from lit_srl.preemption import ignore_stop_signals
 
 log = logging.getLogger("lit_srl")
 
@@ -231,6 +232,7 @@ class SentenceDataModule(L.LightningDataModule):
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=False,
+            worker_init_fn=ignore_stop_signals,  # a SIGTERM to the process group stops the fit, not its loader
             pin_memory=torch.cuda.is_available(),
         )
 

@@ -172,7 +172,8 @@ class SweepRunner:
     def stop(self, signum=None, frame=None) -> None:
         """Ask every running fit to checkpoint and stop (SIGTERM); start nothing new."""
         if not self._stopping:
-            log.info("stopping: every running fit saves last.ckpt after its current step; rerun to resume")
+            log.info("stopping: every running fit finishes its current step (and a dev evaluation under way), "
+                     "saves last.ckpt and exits; rerun to resume")
         self._stopping = True
         self._signal = self._signal or signum
         with self._lock:
