@@ -83,11 +83,19 @@ def slim_checkpoint(path: Path) -> None:
 
 
 def tidy_finished(planned: PlannedRun, keep_last: bool) -> None:
-    """The disk policy of a finished run: best weights only, no resumable state unless asked."""
+    """The disk policy of a finished run: best weights only, no resumable state unless asked.
+
+    An earlier best checkpoint can outlive its replacement: Lightning's ModelCheckpoint never
+    deletes the checkpoint a run resumed from (a rerun after a crash that resumed from best-step3
+    keeps it beside best-step6), so every best-*.ckpt but the selected one goes too.
+    """
     result = json.loads(planned.result_path.read_text(encoding="utf-8"))
     best = (result.get("selection") or {}).get("checkpoint")
     if best and Path(best).is_file():
         slim_checkpoint(Path(best))
+        for stale in planned.folder.glob("**/checkpoints/best-*.ckpt"):
+            if stale.resolve() != Path(best).resolve():
+                stale.unlink()
     if not keep_last:
         for pattern in ("lightning_logs/version_*/checkpoints/last*.ckpt", "checkpoints/last*.ckpt", "hpc_ckpt_*.ckpt"):
             for path in planned.folder.glob(pattern):
@@ -246,7 +254,8 @@ class SweepRunner:
                 f"{self.output_dir} is in use by another sweep run ({lock.holder()}); wait for it to end, "
                 "or stop it (Ctrl-C: its fits save last.ckpt) and rerun"
             )
-        lock.mark_holder(f"SLURM array job {os.environ.get('SLURM_ARRAY_JOB_ID')}" if array_task else None)
+        if not array_task:  # array tasks write nothing shared: `sweep slurm` wrote the holder line
+            lock.mark_holder()
         return lock
 
     def _signals(self) -> dict:

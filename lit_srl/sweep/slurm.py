@@ -248,10 +248,16 @@ def array_script(planned: list[PlannedRun], output_dir: Path, sweep_name: str, s
 
 
 def write_script(text: str, output_dir: Path) -> Path:
+    """``DIR/sweep.sbatch``, and the folder's lock file naming the job array as its holder (its tasks
+    share the lock, so a ``sweep run`` on the folder waits for them, and they write nothing shared)."""
     from lit_srl.sweep.record import write_text_atomic
+    from lit_srl.sweep.runner import SWEEP_LOCK_NAME
 
     path = Path(output_dir) / "sweep.sbatch"
     (Path(output_dir) / "slurm").mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, text)
     os.chmod(path, 0o755)
+    with open(Path(output_dir) / SWEEP_LOCK_NAME, "a", encoding="utf-8") as lock:  # in place: a held lock stays
+        lock.truncate(0)
+        lock.write(f"the SLURM job array of {path}\n")
     return path

@@ -148,7 +148,9 @@ def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp
     # disk: best weights only, no resumable state
     run_dir = out / "runs" / "crash"
     assert not list(run_dir.rglob("last*.ckpt"))
-    (best,) = run_dir.rglob("best-*.ckpt")
+    bests = sorted(run_dir.rglob("best-*.ckpt"))
+    assert len(bests) == 1, bests  # ModelCheckpoint's top 1, slimmed to weights
+    best = bests[0]
     ckpt = torch.load(best, map_location="cpu", weights_only=True)
     assert "optimizer_states" not in ckpt and "lit_srl" in ckpt and ckpt["state_dict"]
     # TensorBoard's HPARAMS dashboard gets the run's settings and scores

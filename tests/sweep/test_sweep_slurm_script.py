@@ -52,7 +52,9 @@ def test_an_array_task_runs_its_frozen_entry_without_resolving_or_touching_other
 
     monkeypatch.setattr(lit_srl.cli, "resolve_fit_config", refuse)
     monkeypatch.setattr(SweepRunner, "_execute", fake_fit)
-    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    for key, value in {"SLURM_JOB_ID": "7", "SLURM_ARRAY_JOB_ID": "6", "SLURM_ARRAY_TASK_ID": "2"}.items():
+        monkeypatch.setenv(key, value)  # as sbatch starts an array task
+    monkeypatch.delenv("SLURM_STEP_ID", raising=False)
     assert main(task_args(script, "seed2")) == 0
     assert executed == [shlex.split(plan["runs"][1]["command"])[3:]]
     assert main(task_args(script, "baseline")) == 0
