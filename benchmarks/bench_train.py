@@ -36,6 +36,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -44,12 +45,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, build_random_bert, machine_line  # noqa: E402
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-TRAINERS = ("lit_srl", "bare", "st")  # lit_srl first: the bare loop copies its optimizer settings
+TRAINERS = ("lit_srl", "bare", "st", "compiled")  # lit_srl first: the bare loop copies its optimizer settings
 LABELS = {
     "bare": "bare PyTorch loop (floor)",
     "lit_srl": "lit_srl fit (Lightning Trainer)",
+    "compiled": "lit_srl fit, model.compile",
     "st": "sentence-transformers MNRL (SentenceTransformerTrainer)",
 }
+DEFAULT_TRAINERS = ("lit_srl", "bare", "st")
+#: dense bf16 peak of one card, FLOP/s (vendor data sheets), for the model FLOP utilisation
+BF16_PEAK = {"H200": 989.4e12, "H100": 989.4e12, "A100": 312e12, "L40S": 362.05e12, "A10": 125e12}
 
 
 # ------------------------------------------------------------------------------------ set-up
@@ -67,7 +72,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--train-file", default="corpus/wiki1m_head.txt", help="corpus, relative to the data root")
     parser.add_argument("--num-workers", type=int, default=0, help="lit_srl's DataLoader workers (ST tokenises in the main process)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--trainers", default=",".join(TRAINERS), help=f"subset of {','.join(TRAINERS)}")
+    parser.add_argument("--trainers", default=",".join(DEFAULT_TRAINERS), help=f"subset of {','.join(TRAINERS)}")
+    parser.add_argument("--compile", default="true",
+                        help="model.compile of the `compiled` trainer: true (CUDA graphs on CUDA), a mode or a backend")
     parser.add_argument("--no-monitors", dest="monitors", action="store_false",
                         help="lit_srl without the recipes' monitors, throughput callback and logger")
     parser.add_argument("--log-every", type=int, default=10, help="lit_srl's log_every_n_steps (the CLI's default)")
@@ -150,7 +157,8 @@ def corpus_batches(folder: str, corpus: Path, batch_size: int, max_length: int, 
 
 # --------------------------------------------------------------------------------- trainers
 def run_lit_srl(
-    args, folder: str, corpus: Path, device: torch.device, precision: str, adamw: dict, workdir: Path
+    args, folder: str, corpus: Path, device: torch.device, precision: str, adamw: dict, workdir: Path,
+    compile: object = False,
 ) -> tuple[float, float]:
     """(wall, CPU) seconds of the timed steps of a Lightning fit; fills ``adamw`` with its AdamW's
     ``fused``/``foreach`` settings (for the bare loop to use the same implementation)."""
@@ -178,7 +186,8 @@ def run_lit_srl(
 
     torch.manual_seed(0)
     module = SentenceEmbeddingModule(
-        backbone=folder, pooler="avg", head="none", loss=InfoNCE(temperature=args.temperature), lr=args.lr
+        backbone=folder, pooler="avg", head="none", loss=InfoNCE(temperature=args.temperature), lr=args.lr,
+        compile=compile,
     )
     datamodule = SentenceDataModule(
         tokenizer=folder, data_dir=args.data_dir, train_files=[str(corpus)], batch_size=args.batch_size,
@@ -308,9 +317,37 @@ def adamw_name(settings: dict) -> str:
     return "torch's default implementation (for-loop on CPU, foreach on CUDA)"
 
 
+def compile_setting(text: str) -> object:
+    """``--compile`` as model.compile takes it: true/false, or a mode/backend name."""
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def train_flops_per_step(folder: str, batch_size: int, max_length: int) -> float:
+    """Model FLOPs of one training step: 2N rows of ``max_length`` tokens through the encoder,
+    forward and backward — 6·P per token for the non-embedding weights P, plus attention's
+    12·layers·T·d per token (Kaplan et al. 2020; PaLM, Chowdhery et al. 2022, appendix B).
+    Padded length, as the compiled step pads: an upper bound on useful work for the eager one."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(folder)
+    with torch.device("meta"):
+        model = AutoModel.from_config(config)
+    params = sum(p.numel() for name, p in model.named_parameters() if "embeddings" not in name)
+    tokens = 2 * batch_size * max_length
+    return tokens * (6 * params + 12 * config.num_hidden_layers * max_length * config.hidden_size)
+
+
+def bf16_peak(device: torch.device) -> Optional[float]:
+    """The card's dense bf16 peak (FLOP/s) from :data:`BF16_PEAK`, or None (CPU, unknown card)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name()
+    return next((peak for card, peak in BF16_PEAK.items() if card in name), None)
+
+
 def report(
     args, model_desc: str, device: torch.device, precision: str, runs: dict[str, list[tuple[float, float]]],
-    adamw: dict, st_info: dict,
+    adamw: dict, st_info: dict, flops: float = 0.0,
 ) -> str:
     """The markdown section: settings, per-run sentences/s, best, ratios to the bare loop."""
     sentences = args.batch_size * args.steps
@@ -318,6 +355,13 @@ def report(
     best = {k: max(v) for k, v in rates.items()}
     cpu_ms = {k: 1e3 * min(cpu for _, cpu in v) / args.steps for k, v in runs.items()}
     card = torch.cuda.get_device_name() if device.type == "cuda" else "CPU"
+    peak = bf16_peak(device)
+
+    def mfu(sentences_per_s: float) -> str:
+        if not (peak and flops):
+            return "–"
+        return f"{flops * sentences_per_s / args.batch_size / peak:.1%}"
+
     lines = [
         "## Training throughput (one unsupervised-SimCSE step)",
         "",
@@ -343,10 +387,10 @@ def report(
         f"- machine: {machine_line()}",
         "",
         "| trainer | " + " | ".join(f"run {i + 1} sent/s" for i in range(args.repeats))
-        + " | best sent/s | ms/step (best) | vs bare loop | CPU ms/step (min) | vs bare (CPU) |",
-        "|---|" + "---:|" * args.repeats + "---:|---:|---:|---:|---:|",
+        + " | best sent/s | ms/step (best) | vs bare loop | CPU ms/step (min) | vs bare (CPU) | MFU |",
+        "|---|" + "---:|" * args.repeats + "---:|---:|---:|---:|---:|---:|",
     ]
-    for key in ("bare", "lit_srl", "st"):
+    for key in ("bare", "lit_srl", "compiled", "st"):
         if key not in rates:
             continue
         ratio = f"{best[key] / best['bare']:.3f}" if "bare" in best else "–"
@@ -354,12 +398,20 @@ def report(
         cells = " | ".join(f"{r:.1f}" for r in rates[key])
         lines.append(
             f"| {LABELS[key]} | {cells} | **{best[key]:.1f}** | {1e3 * args.batch_size / best[key]:.0f} | {ratio} | "
-            f"{cpu_ms[key]:.0f} | {cpu_ratio} |"
+            f"{cpu_ms[key]:.0f} | {cpu_ratio} | {mfu(best[key]) if key != 'st' else '–'} |"
         )
     lines.append("")
     if "bare" in best and "lit_srl" in best:
         r = best["lit_srl"] / best["bare"]
         lines.append(f"- lit_srl / bare loop (wall, best runs): **{r:.3f}** (goal ≥ 0.95: {'met' if r >= 0.95 else 'not met'})")
+    if "bare" in best and "compiled" in best:
+        r = best["compiled"] / best["bare"]
+        lines.append(f"- lit_srl compiled / bare loop (wall, best runs): **{r:.3f}** (goal ≥ 1.5: {'met' if r >= 1.5 else 'not met'}; "
+                     f"model.compile={args.compile})")
+    if peak and flops:
+        lines.append(f"- MFU: model FLOPs per step {flops / 1e12:.3f} T (6·P non-embedding + attention, 2N rows × "
+                     f"{args.max_length} tokens, forward and backward) per step time, over the card's dense bf16 peak "
+                     f"{peak / 1e12:.0f} TFLOP/s")
     if "st" in best and "lit_srl" in best:
         r = best["lit_srl"] / best["st"]
         lines.append(f"- lit_srl / sentence-transformers (wall, best runs): **{r:.3f}** (goal > 1: {'met' if r > 1 else 'not met'})")
@@ -393,6 +445,9 @@ def main(argv=None) -> int:
             for key in order[repeat % len(order):] + order[: repeat % len(order)]:
                 if key == "lit_srl":
                     seconds = run_lit_srl(args, folder, corpus, device, precision, adamw, workdir)
+                elif key == "compiled":
+                    seconds = run_lit_srl(args, folder, corpus, device, precision, adamw, workdir,
+                                          compile=compile_setting(args.compile))
                 elif key == "bare":
                     seconds = run_bare(args, folder, batches, device, adamw)
                 else:
@@ -401,7 +456,8 @@ def main(argv=None) -> int:
                 print(f"repeat {repeat + 1}: {key} {args.batch_size * args.steps / seconds[0]:.1f} sentences/s "
                       f"(CPU {seconds[1]:.1f} s)", flush=True)
                 gc.collect()
-    print(report(args, model_desc, device, precision, runs, adamw, st_info))
+        flops = train_flops_per_step(folder, args.batch_size, args.max_length)
+    print(report(args, model_desc, device, precision, runs, adamw, st_info, flops))
     return 0
 
 

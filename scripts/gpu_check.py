@@ -7,7 +7,9 @@ On one GPU, within 8 minutes (``--budget``), each step in a process of its own w
 log file (``OUT/logs/<step>.log``), in this order:
 
 - ``train_minilm``, ``train_bert_base``: ``benchmarks/bench_train.py`` (MiniLM batch 64, BERT-base
-  size batch 128; bf16-mixed, the recipes' monitors on) — ``fit`` against the bare eager loop;
+  size batch 128; bf16-mixed, the recipes' monitors on) — ``fit`` against the bare eager loop, and
+  on BERT-base size the compiled step (``model.compile: true``) against it too, with the model
+  FLOP utilisation of both against the card's dense bf16 peak;
 - ``encode``: ``benchmarks/bench_encode.py --device cuda`` — ours against sentence-transformers;
 - ``eval_32``, ``eval_bf16``: ``eval`` of MiniLM on the seven STS tasks in float32 and under bf16
   autocast — the whole process's time and how far bf16 moves the scores;
@@ -139,15 +141,29 @@ def pytest_figures(junit: Path) -> Callable[[Step, str], list[Figure]]:
     return read
 
 
-def train_figures(with_st: bool) -> Callable[[Step, str], list[Figure]]:
+def mfu_of(log: str, label: str) -> str:
+    """The MFU column of bench_train's row ``label`` (``–`` on a CPU or an unknown card)."""
+    rows = [line for line in log.splitlines() if line.startswith(f"| {label} |")]
+    return rows[-1].rstrip(" |").rsplit("|", 1)[-1].strip() if rows else MISSING
+
+
+def train_figures(with_st: bool, with_compiled: bool = False) -> Callable[[Step, str], list[Figure]]:
     def read(step: Step, log: str) -> list[Figure]:
-        ms = re.findall(r"\| (bare PyTorch loop|lit_srl fit|sentence-transformers MNRL)[^|]*\|(?:[^|]*\|)*?\s*\*\*[\d.]+\*\* \| (\d+) \|", log)
-        steps = ", ".join(f"{name.split()[0]} {v} ms" for name, v in ms)
+        ms = re.findall(r"\| (bare PyTorch loop|lit_srl fit|sentence-transformers MNRL)([^|]*)\|(?:[^|]*\|)*?\s*\*\*[\d.]+\*\* \| (\d+) \|", log)
+        short = {"bare PyTorch loop": "bare", "lit_srl fit": "fit", "sentence-transformers MNRL": "ST"}
+        steps = ", ".join(f"{'compiled' if 'compile' in rest else short[name]} {v} ms" for name, rest, v in ms)
         figures = [
             Figure(step.name, "ms/step (best run)", steps or "not found", "—", None),
             _ratio(step.name, "fit / bare eager loop (sentences/s)",
                    _number(r"lit_srl / bare loop \(wall, best runs\): \*\*([\d.]+)\*\*", log), 0.95, "≥ 0.95"),
         ]
+        if with_compiled:
+            figures += [
+                _ratio(step.name, "compiled fit (model.compile) / bare eager loop",
+                       _number(r"lit_srl compiled / bare loop \(wall, best runs\): \*\*([\d.]+)\*\*", log), 1.5, "≥ 1.5"),
+                Figure(step.name, "MFU (dense bf16 peak): fit / compiled fit",
+                       f"{mfu_of(log, 'lit_srl fit (Lightning Trainer)')} / {mfu_of(log, 'lit_srl fit, model.compile')}"),
+            ]
         if with_st:
             figures.append(_ratio(step.name, "fit / sentence-transformers",
                                   _number(r"lit_srl / sentence-transformers \(wall, best runs\): \*\*([\d.]+)\*\*", log),
@@ -254,12 +270,12 @@ def plan(args, work: Path) -> list[Step]:
     steps = [
         Step("train_minilm", [*bench_train, "--backbone", backbone, *(
             ["--batch-size", "8", "--max-length", "16", "--steps", "2", "--warmup", "1", "--repeats", "1",
-             "--threads", "1", "--trainers", "lit_srl,bare"] if smoke else
+             "--threads", "1", "--trainers", "lit_srl,bare,compiled", "--compile", "aot_eager"] if smoke else
             ["--batch-size", "64", "--steps", "150", "--warmup", "10", "--repeats", "2"])],
-            150, train_figures(with_st=not smoke)),
-        Step("train_bert_base", [*bench_train, "--backbone", "bert-base", "--trainers", "lit_srl,bare",
+            150, train_figures(with_st=not smoke, with_compiled=smoke)),
+        Step("train_bert_base", [*bench_train, "--backbone", "bert-base", "--trainers", "lit_srl,bare,compiled",
                                  "--batch-size", "128", "--steps", "100", "--warmup", "10", "--repeats", "1"],
-             90, train_figures(with_st=False)),
+             150, train_figures(with_st=False, with_compiled=True)),
         Step("encode", [*python(), str(REPO / "benchmarks" / "bench_encode.py"), "--backbone", backbone, "--data-dir", data,
                         *(["--device", "cpu", "--sentences", "64", "--repeats", "1"] if smoke else
                           ["--device", "cuda", "--sentences", "8000", "--repeats", "2"])],
