@@ -27,8 +27,10 @@ install:
 	fi
 	$(PIP) install -e ".[dev]"
 
+# pytest-xdist workers: many tests wait on subprocesses, SLURM and signals, so 2 workers keep 2 cores busy
+TEST_JOBS ?= 2
 test:
-	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q
+	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q -n $(TEST_JOBS)
 
 test-fast:
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q -m "not minilm and not ddp and not slurm"
