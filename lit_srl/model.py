@@ -207,14 +207,15 @@ class SentenceEmbeddingModule(L.LightningModule):
         world = self.trainer.world_size
         embeddings = gather_shards(index, emb, len(evaluator.sentences), world, self.all_gather)
         scores = names.sts_scalars(evaluator.score(embeddings))
+        # Inside fit, dev scores go to the loggers at global_step, the optimizer steps done: the step
+        # of the checkpoint this evaluation selects (best-step=10) and of result.json's dev_curve.
+        # Lightning's own logging step lags one behind there (the 10th step's validation at 9).
+        at_global_step = stage == "val" and self.trainer.state.fn == "fit"
         for name, value in scores.items():
             # Every rank holds the same scores (computed from the same gathered embeddings).
             self.log(f"{stage}/{name}", value, prog_bar=name == "stsb_spearman", rank_zero_only=False,
-                     logger=stage != "val")
-        if stage == "val" and self.trainer.is_global_zero:
-            # Logged at global_step, the optimizer steps done: the step of the checkpoint this
-            # evaluation selects (best-step=10) and of result.json's dev_curve. Lightning's own
-            # logging step lags one behind inside fit (the 10th step's validation at 9).
+                     logger=not at_global_step)
+        if at_global_step and self.trainer.is_global_zero:
             for logger in self.trainer.loggers:
                 logger.log_metrics({f"{stage}/{name}": float(value) for name, value in scores.items()}, step=self.global_step)
 

@@ -148,8 +148,9 @@ def test_rank_shards_are_disjoint_token_sorted_and_cover_the_sentences(encoder, 
     assert sorted(seen) == list(range(len(SENTENCES)))
 
 
-def test_in_training_validation_scores_what_eval_scores(tiny_checkpoint, tiny_bert, tmp_path):
-    """``validate`` on a checkpoint and ``eval --split dev`` of it: one encode path, one score."""
+def test_in_training_validation_scores_what_eval_scores(tiny_checkpoint, tiny_bert, tmp_path, capsys):
+    """``validate`` on a checkpoint and ``eval --split dev`` of it: one encode path, one score; the
+    ``validate`` command prints it among its results too."""
     out = tmp_path / "eval.json"
     assert run_cli(["eval", "--model", str(tiny_checkpoint), "--tasks", "STSBenchmark", "--split", "dev",
                     "--device", "cpu", "--output", str(out)]) == 0
@@ -162,3 +163,4 @@ def test_in_training_validation_scores_what_eval_scores(tiny_checkpoint, tiny_be
     ]) == 0
     (logged,) = [v for _, v in read_scalars(root)["val/stsb_spearman"]]
     assert logged == pytest.approx(expected, abs=1e-6)
+    assert "val/stsb_spearman" in capsys.readouterr().out
