@@ -274,7 +274,8 @@ def findings(sweep: SweepResults) -> list[str]:
 def sweep_section(sweep: SweepResults, figures_dir: Path, link_base: Path) -> list[str]:
     done, total = len(sweep.results), len(sweep.runs)
     first = next(iter(sweep.results.values()), None)
-    lines = [f"## {sweep.name}", "", f"- folder: `{os.path.relpath(sweep.folder, link_base)}`; {done} of {total} runs finished"]
+    title = sweep.name if sweep.folder.name == sweep.name else f"{sweep.name} (`{sweep.folder.name}`)"
+    lines = [f"## {title}", "", f"- folder: `{os.path.relpath(sweep.folder, link_base)}`; {done} of {total} runs finished"]
     sweep_file = sweep.folder / "sweep.yaml"
     if sweep_file.is_file():
         lines.append(f"- sweep file: `{os.path.relpath(sweep_file, link_base)}` (configs, set, axes)")
