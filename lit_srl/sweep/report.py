@@ -346,8 +346,8 @@ def comparison_section(before: SweepResults, after: SweepResults, link_base: Pat
     lines = [f"## {after.name}: `{rel(before)}` → `{rel(after)}`", ""]
     changes = setting_changes(before, after)
     lines.append("- settings that differ: " + ("; ".join(f"`{c}`" for c in changes) if changes else "none"))
-    lines += ["- avg: mean ± std over seeds of the STS average ×100; Δ: after − before (mean over the seeds "
-              "both finished); seed std: the larger of the two folders' std", "",
+    lines += ["- before, after: the STS average ×100 (mean ± std) over the seeds both folders finished; Δ: "
+              "after − before; seed std: the larger of the two folders' std over every seed each finished", "",
               "| run | before | after | Δ | seed std | seeds |", "|---|---:|---:|---:|---:|---:|"]
     deltas, spreads = [], []
     for label, runs in after.groups().items():
@@ -357,7 +357,11 @@ def comparison_section(before: SweepResults, after: SweepResults, link_base: Pat
             continue
         old, new = [a for a, _ in pairs], [b for _, b in pairs]
         delta = sum(new) / len(new) - sum(old) / len(old)
-        spread = max((v for v in (stats(old)[1], stats(new)[1]) if v is not None), default=None)
+        # the spread of every seed each folder finished (a folder with both seeds gives one even
+        # while the other has finished only the first)
+        every = [[sweep.results[r["name"]]["scores"]["avg"] for r in runs if r["name"] in sweep.results]
+                 for sweep in (before, after)]
+        spread = max((v for v in (stats(every[0])[1], stats(every[1])[1]) if v is not None), default=None)
         deltas.append(delta)
         if spread is not None:
             spreads.append((delta, spread))
