@@ -59,7 +59,7 @@ def load_pretrained(loader, name: str, **kwargs):
             f"{', '.join(ALIASES)}"
         ) from exc
     except pickle.UnpicklingError as exc:  # a pickled pytorch_model.bin that torch's weights-only loader refused
-        from lit_srl.checkpoint import load_error_reason
+        from lit_srl.errors import load_error_reason
 
         raise LitSrlError(
             f"cannot load backbone {name!r}: its pickled weights file (pytorch_model.bin) {load_error_reason(exc)}; "

@@ -18,7 +18,6 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lit_srl import metric_names as names
 from lit_srl.compiled import compiled_encoder, strip_compile_prefixes
 from lit_srl.encoder import SentenceEncoder
-from lit_srl.errors import LitSrlError
 from lit_srl.evaluation.encoding import gather_shards
 from lit_srl.losses import InfoNCE, SentenceLoss
 from lit_srl.nonfinite import NonFiniteSkip
