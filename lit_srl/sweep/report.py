@@ -344,6 +344,8 @@ def comparison_section(before: SweepResults, after: SweepResults, link_base: Pat
     change, and the seed spread beside it — a change smaller than the spread is not a finding."""
     rel = lambda sweep: os.path.relpath(sweep.folder, link_base)  # noqa: E731
     lines = [f"## {after.name}: `{rel(before)}` → `{rel(after)}`", ""]
+    if not any(name in before.results for name in after.results):
+        return lines + ["No run has finished in both folders yet."]
     changes = setting_changes(before, after)
     lines.append("- settings that differ: " + ("; ".join(f"`{c}`" for c in changes) if changes else "none"))
     lines += ["- before, after: the STS average ×100 (mean ± std) over the seeds both folders finished; Δ: "
