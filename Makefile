@@ -13,8 +13,10 @@ export TOKENIZERS_PARALLELISM ?= false
 BENCH_ARGS ?=
 # make experiment: RESULTS.md from the committed MiniLM sweeps (configs/sweeps/minilm_*.yaml; about 4 min a
 # run on 2 idle CPU cores). Finished runs under results/ are skipped, interrupted ones resume;
-# SWEEP_ARGS="--only '*_seed1'" runs a subset.
-SWEEPS ?= minilm_figure1 minilm_components
+# SWEEP_ARGS="--only '*_seed1'" runs a subset. Each entry is SWEEP:FOLDER under results/: the
+# figure-1 and components sweeps in today's full-corpus order go to *_permutation (results/minilm_figure1
+# and results/minilm_components hold the same sweeps in the earlier buffered order, for comparison).
+SWEEPS ?= minilm_figure1:minilm_figure1_permutation minilm_components:minilm_components_permutation minilm_precision:minilm_precision
 SWEEP_ARGS ?=
 
 .PHONY: install test test-fast quickstart data bench gpu-check gpu-check-smoke gpu-bundle experiment clean
@@ -62,8 +64,8 @@ gpu-bundle:
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) scripts/gpu_bundle.py --out gpu_bundle
 
 experiment:
-	@for sweep in $(SWEEPS); do \
-		LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m lit_srl sweep run configs/sweeps/$$sweep.yaml --output-dir results/$$sweep $(SWEEP_ARGS) || exit $$?; \
+	@for entry in $(SWEEPS); do \
+		LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m lit_srl sweep run configs/sweeps/$${entry%%:*}.yaml --output-dir results/$${entry#*:} $(SWEEP_ARGS) || exit $$?; \
 	done
 	$(PYTHON) -m lit_srl sweep report results --output RESULTS.md
 
