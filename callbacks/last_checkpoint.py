@@ -53,7 +53,7 @@ class LastCheckpoint(Checkpoint):
         self.signals = signals
         self.requeue = requeue
         self._previous: dict = {}
-        self._requeue_job: Optional[str] = None
+        self._in_slurm = False
         self._saved_step: Optional[int] = None  # global step of this process's latest last.ckpt
 
     # ------------------------------------------------------------------ signals
@@ -61,15 +61,15 @@ class LastCheckpoint(Checkpoint):
         connector = use_deferred_stop(trainer)
         if stage != "fit" or os.name == "nt":
             return
+        if trainer.world_size > 1:
+            connector.agree_per_step()
         env = trainer._accelerator_connector.cluster_environment
-        in_slurm = isinstance(env, SLURMEnvironment)
+        self._in_slurm = isinstance(env, SLURMEnvironment)
         for name in self.signals:
             signum = getattr(signal, name)
 
             def request_stop(received, frame):
                 log.info("received %s: saving a checkpoint after this step", signal.Signals(received).name)
-                if in_slurm and self.requeue and received == signal.SIGUSR1:
-                    self._requeue_job = slurm_job_id()
                 connector.request_stop(received)
 
             # Set before Lightning registers its handlers (after setup), so it leaves SIGUSR1 to us.
@@ -115,8 +115,11 @@ class LastCheckpoint(Checkpoint):
             self.save(trainer)
         log.info("stopped by %s after step %d: saved %s; rerun with --ckpt_path auto (or last) to resume (exit %d)",
                  name, trainer.global_step, self.path(trainer), exception.code)
-        if self._requeue_job and trainer.is_global_zero:
-            requeue(self._requeue_job)
+        # SIGUSR1 is SLURM's time-limit warning: requeue (scontrol requeue's own SIGTERM needs none).
+        # Under DDP the signal is the one the ranks agreed on, so rank 0 requeues even if it did
+        # not get the signal itself.
+        if self.requeue and self._in_slurm and exception.code == 128 + signal.SIGUSR1 and trainer.is_global_zero:
+            requeue(slurm_job_id())
 
 
 def slurm_job_id() -> Optional[str]:

@@ -18,6 +18,15 @@ of that signal safe:
   ``fit --result``, stops at once: nothing of it is written, and the rerun does it again.
 * **The exit status says the run did not finish**: ``128 + signal`` (143 for SIGTERM, as a shell
   reports a process killed by it), never 0, so a runner resumes it (:func:`stop_exit_code`).
+* **Under DDP the ranks agree on the step** (:class:`StopAgreement`). The signal reaches the ranks
+  at different moments (or only some of them), and a rank that stops alone leaves the others
+  waiting in their next collective. Lightning's answer is a collective inside the signal handler
+  (out of order with the other ranks' collectives) and rank 0's flag broadcast on the device before
+  every step, whose ``.item()`` makes the host wait for the GPU each step. Here the handler only
+  raises the rank's own flag; at the start of each step every rank posts its flag to an
+  asynchronous all-reduce (MAX) on a CPU (gloo) group and reads the one posted a step earlier. So
+  all ranks stop before the same step — one step after the step in which the first rank got the
+  signal — with no device sync, and evaluations are never abandoned half-way on some ranks.
 """
 
 from __future__ import annotations
@@ -25,8 +34,11 @@ from __future__ import annotations
 import signal
 from typing import Optional
 
+import torch
+import torch.distributed as dist
 from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
 from lightning.pytorch.trainer.states import RunningStage, TrainerFn
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 #: Signals that ask a fit to stop after its step: what schedulers send (SIGTERM; SIGUSR1/SIGUSR2
 #: as time-limit warnings). Loader workers ignore them all.
@@ -52,10 +64,13 @@ class DeferredStopConnector(_SignalConnector):
 
     def __init__(self, trainer) -> None:
         self.stop_signal: Optional[int] = None
+        self.agreement: Optional[StopAgreement] = None  # set under DDP by :meth:`agree_per_step`
         super().__init__(trainer)
 
     @property
     def received_sigterm(self) -> bool:
+        if self.agreement is not None:  # under DDP only the ranks' common decision stops a loop
+            return self.agreement.agreed
         return self.stop_signal is not None and not self._evaluating_in_fit()
 
     @received_sigterm.setter
@@ -72,9 +87,73 @@ class DeferredStopConnector(_SignalConnector):
         if self.stop_signal is None:
             self.stop_signal = int(signum)
 
+    def _sigterm_notifier_fn(self, signum, frame) -> None:
+        # Lightning's also broadcasts from inside the handler under DDP: see StopAgreement.
+        if self.stop_signal is None and self.trainer.strategy.launcher is not None:
+            self.trainer.strategy.launcher.kill(signum)  # ranks this process launched get it too
+        self.request_stop(signal.SIGTERM)
+
     def _evaluating_in_fit(self) -> bool:
         state = self.trainer.state
         return state.fn == TrainerFn.FITTING and state.stage in _EVALUATION_STAGES
+
+    def pending_stop(self) -> int:
+        """The signal this rank would stop for now (0: none, or deferred by a dev evaluation)."""
+        return int(self.stop_signal or 0) if not self._evaluating_in_fit() else 0
+
+    def agree_per_step(self) -> None:
+        """Under DDP, make the training loop's per-step stop check a :class:`StopAgreement`.
+
+        Lightning calls ``_broadcast_sigterm_tensor`` at the start of each training step when more
+        than one rank runs; this replaces it on this trainer's loop.
+        """
+        loop = self.trainer.fit_loop.epoch_loop
+        if not hasattr(loop, "_broadcast_sigterm_tensor"):
+            raise RuntimeError(
+                "this Lightning version's training loop has no _broadcast_sigterm_tensor: "
+                "lit_srl.preemption.StopAgreement must be hooked elsewhere")
+        self.agreement = StopAgreement(self)
+        loop._broadcast_sigterm_tensor = self.agreement.step
+
+
+class StopAgreement:
+    """All DDP ranks stop before the same training step, without a device sync.
+
+    At the start of each step every rank posts its pending stop signal (0 for none) to an
+    asynchronous ``all_reduce(MAX)`` of one int64 on a gloo group of its own, and waits for the one
+    it posted at the start of the previous step — done long since, since every rank has run a whole
+    step (its gradient all-reduce included) after posting it. Nonzero: every rank takes that
+    signal as its own and raises Lightning's ``SIGTERMException`` there, before the step. So a
+    signal that reaches any rank during step ``s`` stops all of them after step ``s + 1``.
+    """
+
+    def __init__(self, connector: DeferredStopConnector) -> None:
+        self.connector = connector
+        self.agreed = False
+        self._group = None
+        self._pending: Optional[tuple] = None  # (work, flag) posted at the previous step's start
+
+    def step(self) -> None:
+        if self._group is None:  # every rank reaches its first step: a collective new_group is safe
+            self._group = dist.new_group(backend="gloo")
+        if self._pending is not None:
+            agreed_signal = self.wait()
+            if agreed_signal:
+                if self.connector.stop_signal is None:
+                    self.connector.stop_signal = agreed_signal
+                self.agreed = True
+                raise SIGTERMException
+        flag = torch.tensor([self.connector.pending_stop()], dtype=torch.int64)
+        self._pending = (dist.all_reduce(flag, op=dist.ReduceOp.MAX, group=self._group, async_op=True), flag)
+
+    def wait(self) -> int:
+        """The signal the ranks agreed on at the last post (0: none); nothing stays in flight."""
+        if self._pending is None:
+            return 0
+        work, flag = self._pending
+        self._pending = None
+        work.wait()
+        return int(flag[0])
 
 
 def use_deferred_stop(trainer) -> DeferredStopConnector:

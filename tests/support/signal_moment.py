@@ -42,17 +42,19 @@ class SignalAt(L.Callback):
     ``send``: ``group`` — to this process group, from another process (``kill -TERM -- -PGID``), as
     a scheduler sends it: PyTorch's loader workers exit quietly on a SIGTERM from their own parent
     (``os.killpg`` here), not on one from anyone else; ``requeue`` — ``scontrol requeue`` this
-    SLURM job, which sends SIGTERM to every process of its steps (``signal_name`` unused).
+    SLURM job, which sends SIGTERM to every process of its steps (``signal_name`` unused); ``self``
+    — to this process only (one DDP rank; ``rank`` says which, the others send nothing).
     """
 
-    def __init__(self, at: list[str], marker_dir: str, signal_name: str = "SIGTERM", send: str = "group") -> None:
+    def __init__(self, at: list[str], marker_dir: str, signal_name: str = "SIGTERM", send: str = "group",
+                 rank: int = 0) -> None:
         self.moments = [parse_moment(text) for text in at]
-        self.marker_dir, self.signal_name, self.send = marker_dir, signal_name, send
+        self.marker_dir, self.signal_name, self.send, self.rank = marker_dir, signal_name, send, rank
         self._writes: dict[int, int] = {}
 
     def _fire(self, trainer, moment: str, batch: int = 0) -> None:
         here = (moment, trainer.global_step, batch)
-        if here not in self.moments:
+        if here not in self.moments or (self.send == "self" and trainer.global_rank != self.rank):
             return
         marker = os.path.join(self.marker_dir, "{}@{}-{}.fired".format(*here))
         if os.path.exists(marker):
@@ -61,6 +63,8 @@ class SignalAt(L.Callback):
         if self.send == "requeue":
             job = os.environ["SLURM_JOB_ID"]
             subprocess.run(["scontrol", "requeue", job], check=True, capture_output=True)
+        elif self.send == "self":
+            os.kill(os.getpid(), signal.Signals[self.signal_name])
         else:
             name = signal.Signals[self.signal_name].name.removeprefix("SIG")
             subprocess.run(["kill", f"-{name}", "--", f"-{os.getpgrp()}"])  # kill gets it too: no check
