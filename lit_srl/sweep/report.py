@@ -271,11 +271,15 @@ def findings(sweep: SweepResults) -> list[str]:
     return lines
 
 
+def sweep_title(sweep: SweepResults) -> str:
+    """The sweep's name, with its folder where the folder is named otherwise (one sweep run in two orders)."""
+    return sweep.name if sweep.folder.name == sweep.name else f"{sweep.name} (`{sweep.folder.name}`)"
+
+
 def sweep_section(sweep: SweepResults, figures_dir: Path, link_base: Path) -> list[str]:
     done, total = len(sweep.results), len(sweep.runs)
     first = next(iter(sweep.results.values()), None)
-    title = sweep.name if sweep.folder.name == sweep.name else f"{sweep.name} (`{sweep.folder.name}`)"
-    lines = [f"## {title}", "", f"- folder: `{os.path.relpath(sweep.folder, link_base)}`; {done} of {total} runs finished"]
+    lines = [f"## {sweep_title(sweep)}", "", f"- folder: `{os.path.relpath(sweep.folder, link_base)}`; {done} of {total} runs finished"]
     sweep_file = sweep.folder / "sweep.yaml"
     if sweep_file.is_file():
         lines.append(f"- sweep file: `{os.path.relpath(sweep_file, link_base)}` (configs, set, axes)")
@@ -394,8 +398,8 @@ def write_report(root: Path, output: Optional[Path] = None) -> str:
     """The markdown of every sweep under ``root``; written to ``output`` with its figures beside it."""
     folders = sweep_folders(root)
     link_base = (output.parent if output else Path(root)).resolve()
-    lines = [f"# Sweep results: {', '.join(SweepResults(f).name for f in folders)}", ""]
     sweeps = [SweepResults(folder.resolve()) for folder in folders]
+    lines = [f"# Sweep results: {', '.join(sweep_title(sweep) for sweep in sweeps)}", ""]
     for sweep in sweeps:
         lines += sweep_section(sweep, sweep.folder / "figures", link_base) + [""]
     lines += comparisons(sweeps, link_base)

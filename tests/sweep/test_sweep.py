@@ -353,6 +353,7 @@ def test_report_compares_a_sweep_run_again_in_a_second_folder_with_the_seed_spre
         plan["sweep"] = "fig"
         (tmp_path / folder / "plan.json").write_text(json.dumps(plan))
     text = write_report(tmp_path)
+    assert text.startswith("# Sweep results: fig (`a`), fig (`b`)\n")
     assert "## fig: `a` → `b`" in text
     assert "`data.order: – → permutation`" in text and "`data.shuffle_buffer: 10000 → –`" in text
     assert "| infonce | 72.00 ± 1.41 | 73.00 ± 1.41 | +1.00 | 1.41 | 2 |" in text
