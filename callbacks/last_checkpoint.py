@@ -35,6 +35,9 @@ class LastCheckpoint(Checkpoint):
     (143 for SIGTERM): not finished, resume it. A stop during ``validate``/``test`` (the test of
     ``fit --result`` included) ends it at once with the same status; nothing of it is written.
 
+    Ctrl-C in a terminal (SIGINT to the whole foreground group) stops the same way, with exit 130;
+    a second Ctrl-C stops at once (:func:`ctrl_c_handler`).
+
     Under SLURM this callback owns SIGUSR1 even where Lightning's auto-requeue would take it:
     Lightning saves its ``hpc_ckpt`` from inside the signal handler, in the middle of whatever step
     is running, and the resumed run is not exact. Here the step finishes, ``last.ckpt`` is written,
@@ -74,8 +77,15 @@ class LastCheckpoint(Checkpoint):
 
             # Set before Lightning registers its handlers (after setup), so it leaves SIGUSR1 to us.
             self._previous[signum] = signal.signal(signum, request_stop)
+        # Ctrl-C, unless SIGINT is ignored (a job a shell script put in the background with `&`).
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, ctrl_c_handler(connector))
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        self.restore_signal_handlers()
+
+    def restore_signal_handlers(self) -> None:
+        """The handlers in place before :meth:`setup` (also on an exception: Lightning then skips teardown)."""
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous = {}
@@ -103,6 +113,14 @@ class LastCheckpoint(Checkpoint):
             self.save(trainer)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        try:
+            self.save_on_stop(trainer, exception)
+        finally:
+            if not isinstance(exception, KeyboardInterrupt):  # Lightning ignores SIGINT while it shuts down
+                self.restore_signal_handlers()
+
+    def save_on_stop(self, trainer: L.Trainer, exception: BaseException) -> None:
+        """After a stop signal: ``last.ckpt`` at the step reached, the exit status, a SLURM requeue."""
         if not isinstance(exception, SIGTERMException):
             return
         exception.code = stop_exit_code(trainer)  # SystemExit(None) would exit 0: "finished"
@@ -120,6 +138,21 @@ class LastCheckpoint(Checkpoint):
         # not get the signal itself.
         if self.requeue and self._in_slurm and exception.code == 128 + signal.SIGUSR1 and trainer.is_global_zero:
             requeue(slurm_job_id())
+
+
+def ctrl_c_handler(connector):
+    """SIGINT in a ``fit``: the first Ctrl-C stops the fit like SIGTERM (after the step, with
+    ``last.ckpt``, exit 130); a second one while that stop is pending raises ``KeyboardInterrupt`` at
+    once — Lightning's own path: exit 1, no new checkpoint, the last one written stays."""
+
+    def interrupt(received, frame):
+        if connector.stop_signal is not None:
+            signal.default_int_handler(received, frame)
+        log.warning("Ctrl-C: finishing this step and saving last.ckpt; "
+                    "press Ctrl-C again to stop at once (the steps since the last checkpoint are lost)")
+        connector.request_stop(received)
+
+    return interrupt
 
 
 def slurm_job_id() -> Optional[str]:

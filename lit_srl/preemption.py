@@ -41,8 +41,8 @@ from lightning.pytorch.trainer.states import RunningStage, TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 #: Signals that ask a fit to stop after its step: what schedulers send (SIGTERM; SIGUSR1/SIGUSR2
-#: as time-limit warnings). Loader workers ignore them all.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+#: as time-limit warnings) and a terminal's Ctrl-C (SIGINT). Loader workers ignore them all.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGINT)
 _EVALUATION_STAGES = (RunningStage.VALIDATING, RunningStage.SANITY_CHECKING)
 
 

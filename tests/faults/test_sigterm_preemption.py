@@ -1,4 +1,4 @@
-"""SIGTERM to a fit's whole process group, at any moment, changes nothing.
+"""SIGTERM (or a terminal's Ctrl-C) to a fit's whole process group, at any moment, changes nothing.
 
 ``scontrol requeue``, SLURM pre-emption and ``kill -TERM -PGID`` signal every process of a fit at
 once, its DataLoader worker included (``data.num_workers: 1``, as in the quickstart). Whatever the
@@ -7,6 +7,9 @@ moment — between steps, inside a dev evaluation, during a checkpoint write, in
 must hold the step it stopped at (no step is trained twice), and the same command rerun
 (``--ckpt_path auto``, as sweeps run it; a requeued SLURM job) must end as the straight run: the
 same batches and losses per step, the same TensorBoard steps, dev curve, best step and test scores.
+
+Ctrl-C (SIGINT to the foreground group) stops the same way with exit 130; a second Ctrl-C stops
+at once, keeping the last checkpoint written.
 
 The moments are Lightning hooks (tests/support/signal_moment.py), so each is exact and reproducible;
 ``LIT_SRL_SIGTERM_SEEDS=1,2,3`` draws other random ones.
@@ -18,6 +21,7 @@ import json
 import os
 import random
 import shlex
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -34,7 +38,6 @@ from support.sweep_helpers import env
 STEPS, VAL_EVERY = 6, 2  # dev evaluations at steps 2, 4 and 6
 EVALUATED = range(VAL_EVERY, STEPS + 1, VAL_EVERY)
 SEEDS = [int(seed) for seed in os.environ.get("LIT_SRL_SIGTERM_SEEDS", "186").split(",")]
-STOPPED = 128 + 15  # SIGTERM
 
 
 def fit_command(root: Path, tiny_bert, *extra: str) -> list[str]:
@@ -48,9 +51,15 @@ def run_fit(command: list[str], root: Path) -> tuple[int, str]:
     """Run a fit in a process group of its own (as a shell job); its exit status and this run's log."""
     log = root / f"fit{len(list(root.glob('fit*.log')))}.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(command, cwd=root, env=env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(command, cwd=root, env=env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=default_sigint)
         returncode = proc.wait(timeout=600)
     return returncode, log.read_text(errors="replace")
+
+
+def default_sigint() -> None:
+    """SIGINT as in a terminal's foreground job (a test runner's workers may ignore it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def outcome(root: Path) -> dict:
@@ -83,18 +92,19 @@ def stop_step(moment: str) -> int:
     return {"train_batch_start": step + 1, "test_batch": STEPS}.get(name, step)
 
 
-def signal_at(moments: list[str], root: Path, send: str = "group") -> tuple[str, ...]:
+def signal_at(moments: list[str], root: Path, send: str = "group", signal_name: str = "SIGTERM") -> tuple[str, ...]:
     """Options adding tests/support/signal_moment.py's SignalAt: one stop at each of ``moments``."""
     return ("--trainer.callbacks+=support.signal_moment.SignalAt", f"--trainer.callbacks.at=[{','.join(moments)}]",
-            f"--trainer.callbacks.marker_dir={root}", f"--trainer.callbacks.send={send}")
+            f"--trainer.callbacks.marker_dir={root}", f"--trainer.callbacks.send={send}",
+            f"--trainer.callbacks.signal_name={signal_name}")
 
 
-def stopped_at_each(moments: list[str], root: Path, tiny_bert) -> dict:
+def stopped_at_each(moments: list[str], root: Path, tiny_bert, signal_name: str = "SIGTERM") -> dict:
     """Run the same command (``--ckpt_path auto``) until it finishes, stopped once at each moment."""
-    command = fit_command(root, tiny_bert, *signal_at(moments, root), "--ckpt_path=auto")
+    command = fit_command(root, tiny_bert, *signal_at(moments, root, signal_name=signal_name), "--ckpt_path=auto")
     for moment in moments:
         returncode, log = run_fit(command, root)
-        assert returncode == STOPPED, f"stop at {moment}: exit {returncode}\n{log[-3000:]}"
+        assert returncode == 128 + signal.Signals[signal_name], f"stop at {moment}: exit {returncode}\n{log[-3000:]}"
         assert "Traceback" not in log and "DataLoader worker" not in log, log[-3000:]
         (last,) = root.rglob("last.ckpt")
         assert torch.load(last, map_location="cpu", weights_only=False)["global_step"] == stop_step(moment), moment
@@ -121,6 +131,37 @@ def test_sigterm_between_steps_in_a_checkpoint_write_inside_the_last_evaluation_
     best step and the test scores of the straight run."""
     moments = ["train_batch_start@2", "checkpoint@4/0", "validation_batch@6/5", "test_batch@6/2"]
     assert_same_run(stopped_at_each(moments, tmp_path, tiny_bert), straight)
+
+
+def test_ctrl_c_inside_an_evaluation_saves_the_step_and_a_second_ctrl_c_stops_at_once(straight, tiny_bert, tmp_path):
+    """Ctrl-C in a terminal (SIGINT to the fit and its loader worker), three runs of one command:
+    1. once, inside the dev evaluation of step 4: the evaluation and step finish, last.ckpt is
+       saved there, exit 130 without a traceback;
+    2. before step 5, then again at its end, before that stop takes effect: the fit stops at once
+       (Lightning's KeyboardInterrupt path, exit 1) with no checkpoint of step 5: last.ckpt is
+       still step 4's;
+    3. the rerun resumes from step 4. Survives: the straight run, step 5 trained again the same way."""
+    moments = ["validation_batch@4/3", "train_batch_start@4", "train_batch_end@5"]
+    command = fit_command(tmp_path, tiny_bert, *signal_at(moments, tmp_path, signal_name="SIGINT"), "--ckpt_path=auto")
+
+    def last_step() -> int:
+        (last,) = tmp_path.rglob("last.ckpt")
+        return torch.load(last, map_location="cpu", weights_only=False)["global_step"]
+
+    returncode, log = run_fit(command, tmp_path)
+    assert returncode == 128 + signal.SIGINT and "Traceback" not in log and "DataLoader worker" not in log, log[-3000:]
+    assert "Ctrl-C: finishing this step" in log and last_step() == 4
+    returncode, log = run_fit(command, tmp_path)
+    assert returncode == 1 and "KeyboardInterrupt" in log and "DataLoader worker" not in log, log[-3000:]
+    assert last_step() == 4 and not (tmp_path / "result.json").exists()
+    returncode, log = run_fit(command, tmp_path)
+    assert returncode == 0, log[-3000:]
+    resumed = outcome(tmp_path)
+    steps = [record["step"] for record in resumed["records"]]
+    assert steps == [1, 2, 3, 4, 5, 5, 6]
+    lost, again = resumed["records"][4:6]
+    assert lost == again  # the step lost to the second Ctrl-C, trained again the same way
+    assert_same_run({**resumed, "records": resumed["records"][:4] + resumed["records"][5:]}, straight)
 
 
 def random_moments(seed: int, count: int = 2) -> list[str]:
