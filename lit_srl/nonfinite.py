@@ -10,7 +10,9 @@ next step while the GPU still runs this one:
   so a non-finite loss on any rank turns every gradient NaN — after DDP's all-reduce on every
   rank, which therefore skips together without a collective of its own;
 * :meth:`NonFiniteSkip.before_step` reduces the gradients to one flag, ``found`` (1.0 if any is
-  not finite), and hands it to fused AdamW as ``optimizer.found_inf``: the fused kernel then
+  not finite), with the fused check ``torch.amp.GradScaler`` runs before it unscales (one
+  multi-tensor kernel per device and dtype, multiplying by 1, which leaves every value as it is),
+  and hands it to fused AdamW as ``optimizer.found_inf``: the fused kernel then
   leaves parameters and moments alone and takes its step count back (the mechanism
   ``torch.amp.GradScaler`` uses). Other optimizers (fused AdamW exists on CPU and CUDA) fall back
   to reading the flag on the host and dropping the gradients, one sync per step;
@@ -38,6 +40,29 @@ def handles_found_inf(optimizer: torch.optim.Optimizer) -> bool:
     return bool(getattr(optimizer, "_step_supports_amp_scaling", False))
 
 
+def non_finite_flag(grads: list[Tensor], optimizer: torch.optim.Optimizer) -> Tensor:
+    """0-dim float32 on the gradients' device: 1.0 if any of ``grads`` holds a NaN or an infinity.
+
+    ``torch._amp_foreach_non_finite_check_and_unscale_`` with a scale of 1 (GradScaler's check:
+    one fused kernel per device and dtype, no host sync; x · 1 = x for every float, NaN and ±inf
+    included). A sparse gradient is checked through its values, as GradScaler does.
+    """
+    if not grads:
+        return torch.zeros((), dtype=torch.float32, device=optimizer.param_groups[0]["params"][0].device)
+    found = torch.zeros((), dtype=torch.float32, device=grads[0].device)
+    one = torch.ones((), dtype=torch.float32, device=found.device)
+    groups: dict[tuple, list[Tensor]] = {}
+    for grad in grads:
+        grad = grad._values() if grad.is_sparse else grad
+        groups.setdefault((grad.device, grad.dtype), []).append(grad)
+    for (device, _), group in groups.items():
+        flag = found if device == found.device else torch.zeros((), dtype=torch.float32, device=device)
+        torch._amp_foreach_non_finite_check_and_unscale_(group, flag, one.to(device))
+        if flag is not found:
+            found = torch.maximum(found, flag.to(found.device))
+    return found
+
+
 class NonFiniteSkip:
     """The device-side skip of non-finite steps, and its counts.
 
@@ -62,16 +87,16 @@ class NonFiniteSkip:
         finite = torch.isfinite(loss.detach())
         return loss * torch.where(finite, 1.0, float("nan")).to(loss.dtype)
 
-    def before_step(self, optimizer: torch.optim.Optimizer, parameters: Iterable[torch.nn.Parameter]) -> Tensor:
+    def before_step(
+        self, optimizer: torch.optim.Optimizer, parameters: Optional[Iterable[torch.nn.Parameter]] = None
+    ) -> Tensor:
         """Flag this step (after backward and DDP's all-reduce, before clipping), count it, and
-        make the optimizer skip it if flagged. Returns ``found``: 0-dim float32, 1.0 = skipped."""
-        grads = [p.grad for p in parameters if p.grad is not None]
-        if grads:
-            # one reduction over all gradients (NaN propagates through max)
-            norm = torch.nn.utils.get_total_norm(grads, norm_type=float("inf"))
-            found = (~torch.isfinite(norm)).to(torch.float32)
-        else:
-            found = torch.zeros((), dtype=torch.float32, device=optimizer.param_groups[0]["params"][0].device)
+        make the optimizer skip it if flagged. ``parameters``: whose gradients to check (default:
+        the optimizer's, which costs no walk over the module tree). Returns ``found``: 0-dim
+        float32, 1.0 = skipped."""
+        if parameters is None:
+            parameters = (p for group in optimizer.param_groups for p in group["params"])
+        found = non_finite_flag([p.grad for p in parameters if p.grad is not None], optimizer)
         self._count(found)
         if handles_found_inf(optimizer):
             optimizer.found_inf = found

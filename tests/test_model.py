@@ -110,3 +110,22 @@ def test_skip_runs_stop_at_the_limit_when_checked(tiny_bert):
     _train_step(module, optimizer, batch)
     with pytest.raises(LitSrlError, match=r"^2 optimizer steps in a row had a non-finite loss or gradient"):
         module.nonfinite.check(step=5)
+
+
+@pytest.mark.parametrize("bad", [None, float("nan"), float("inf"), -float("inf")])
+def test_the_flag_finds_any_non_finite_gradient_of_any_dtype_and_leaves_every_gradient_as_it_was(bad):
+    from lit_srl.nonfinite import non_finite_flag
+
+    g = torch.Generator().manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(5, 3, generator=g, dtype=dtype)) for dtype in (torch.float32, torch.float64, torch.float32)]
+    for p in params:
+        p.grad = torch.randn(p.shape, generator=g, dtype=p.dtype) * 1e30  # large, finite
+    if bad is not None:
+        params[1].grad[2, 1] = bad  # in the float64 group
+    before = [p.grad.clone() for p in params]
+    optimizer = torch.optim.AdamW(params)
+    found = non_finite_flag([p.grad for p in params], optimizer)
+    assert found.dtype == torch.float32 and found.shape == () and found.item() == (0.0 if bad is None else 1.0)
+    for p, grad in zip(params, before):
+        assert torch.equal(p.grad.nan_to_num(), grad.nan_to_num()) and torch.equal(p.grad.isnan(), grad.isnan())
+    assert non_finite_flag([], optimizer).item() == 0.0
