@@ -19,6 +19,7 @@ from lit_srl import metric_names as names
 from lit_srl.compiled import compiled_encoder, strip_compile_prefixes
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.evaluation.encoding import gather_shards
+from lit_srl.log_steps import is_logging_step
 from lit_srl.losses import InfoNCE, SentenceLoss
 from lit_srl.nonfinite import NonFiniteSkip
 from lit_srl.optimization import adamw, clip_gradients, linear_schedule
@@ -147,9 +148,8 @@ class SentenceEmbeddingModule(L.LightningModule):
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Skip the step on the device if the loss (on any rank) or a gradient is not finite; at
         logging steps, log ``train/loss`` and the skips from one device→host transfer."""
-        self.nonfinite.before_step(optimizer, self.parameters())
-        trainer = self.trainer
-        if not (trainer._logger_connector.should_update_logs or not trainer.log_every_n_steps):
+        self.nonfinite.before_step(optimizer)
+        if not is_logging_step(self.trainer):
             return
         skipped, (loss,) = self.nonfinite.check(self.global_step, self._step_loss)
         # host tensors: Lightning reads progress-bar values every step, which would be a sync each
