@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import lightning as L
 import torch
@@ -21,6 +21,7 @@ from lit_srl.data.corpus import (
     resolve_train_files,
 )
 from lit_srl.data.order import ORDERS, batches_per_epoch
+from lit_srl.data.wire import from_wire, to_wire
 from lit_srl.errors import LitSrlError, check_choice
 from lit_srl.evaluation.encoding import SentenceShard
 from lit_srl.evaluation.evaluator import STSEvaluator
@@ -234,7 +235,13 @@ class SentenceDataModule(L.LightningDataModule):
             persistent_workers=False,
             worker_init_fn=ignore_stop_signals,  # a SIGTERM to the process group stops the fit, not its loader
             pin_memory=torch.cuda.is_available(),
+            collate_fn=to_wire,  # numpy through the worker's pipe: no file descriptor per tensor
         )
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Training batches arrive as :class:`lit_srl.data.wire.TokenBatch` (or already as pinned
+        tensors); the model gets a dict of tensors."""
+        return from_wire(batch)
 
     def _eval_dataloader(self, stage: str) -> DataLoader:
         """This rank's shard of the stage's unique STS sentences; the dataset carries the evaluator
