@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Optional
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -22,18 +22,63 @@ from lit_srl.losses.stats import StatDetails
 STAT_KEYS = ("gd_mean", "w_hardest", "ratio_mean", "cos_pos_mean", "cos_neg_mean", "cos_neg_max_mean")
 
 
-@dataclass
+class LazyStats(Mapping):
+    """A loss's statistics (name → detached 0-dim tensor), computed when first read.
+
+    A training step that nobody logs never reads them, so their few dozen small kernels are never
+    launched (host time that a GPU step would wait for). They are computed as the loss computes
+    (no autograd, no autocast: similarities in float32) from tensors of the same batch, so they
+    describe the batch whenever they are read.
+    """
+
+    __slots__ = ("_compute", "_device_type", "_values")
+
+    def __init__(self, compute: Callable[[], dict[str, Tensor]], device_type: str) -> None:
+        self._compute, self._device_type = compute, device_type
+        self._values: Optional[dict[str, Tensor]] = None
+
+    def computed(self) -> dict[str, Tensor]:
+        if self._values is None:
+            with torch.no_grad(), torch.autocast(device_type=self._device_type, enabled=False):
+                self._values = self._compute()
+            self._compute = None  # drop what it held
+        return self._values
+
+    def __getitem__(self, key: str) -> Tensor:
+        return self.computed()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.computed())
+
+    def __len__(self) -> int:
+        return len(self.computed())
+
+    def __repr__(self) -> str:
+        return f"LazyStats({self._values!r})" if self._values is not None else "LazyStats(<not computed>)"
+
+
 class LossOutput:
     """What a loss returns (see :mod:`lit_srl.losses.stats` for the statistics).
 
     ``loss``: scalar tensor to backpropagate. ``stats``: detached 0-dim tensors keyed by
-    STAT_KEYS, computed in every forward. ``details``: the costlier statistics of the same batch
-    (alignment, uniformity, histogram samples), computed only when asked for.
+    STAT_KEYS, a mapping; a loss may pass the function that computes them instead, and they are
+    then computed when first read (:class:`LazyStats`). ``details``: the costlier statistics of
+    the same batch (alignment, uniformity, histogram samples), computed only when asked for.
     """
 
-    loss: Tensor
-    stats: dict[str, Tensor] = field(default_factory=dict)
-    details: Optional[StatDetails] = None
+    __slots__ = ("loss", "stats", "details")
+
+    def __init__(
+        self,
+        loss: Tensor,
+        stats: Union[Mapping[str, Tensor], Callable[[], dict[str, Tensor]], None] = None,
+        details: Optional[StatDetails] = None,
+    ) -> None:
+        self.loss = loss
+        self.stats: Mapping[str, Tensor] = (
+            LazyStats(stats, loss.device.type) if callable(stats) else ({} if stats is None else stats)
+        )
+        self.details = details
 
 
 class Components(NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -48,6 +49,6 @@ class PairBatch:
     def v_all(self) -> Tensor:
         return self.gather(self.v)
 
-    def stat_details(self, sims: PairSims, gd: Tensor | None = None) -> StatDetails:
+    def stat_details(self, sims: PairSims, gd: Tensor | Callable[[], Tensor] | None = None) -> StatDetails:
         """The costlier statistics of this batch's view-0 direction ``sims`` (see :class:`StatDetails`)."""
         return StatDetails(sims, self.u, self.v, gd, distributed=self.world_size > 1)

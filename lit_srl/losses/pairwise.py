@@ -52,16 +52,26 @@ class ContrastiveLoss(SentenceLoss):
             losses.append(self.per_anchor(batch.v @ batch.u_all.T, batch.pos).mean())
         return self.output(torch.stack(losses).mean(), PairSims(s, batch.pos), batch)
 
-    @torch.no_grad()
     def output(
         self, loss: Tensor, sims: PairSims, batch: PairBatch, c: Components | None = None,
         weight_sums: Tensor | None = None,
     ) -> LossOutput:
         """``loss`` with the statistics of the view-0 direction ``sims`` (n, M) and its components
-        ``c`` (computed from ``sims`` when not given; ``weight_sums`` (n,): Σ_j W_ij if known)."""
-        c = self.components_of(sims) if c is None else c
-        stats = {**component_stats(c.gd, c.weight, c.ratio, sims, weight_sums), **cosine_stats(sims)}
-        return LossOutput(loss, stats, batch.stat_details(sims, gd=c.gd))
+        ``c`` (computed from ``sims`` when not given; ``weight_sums`` (n,): Σ_j W_ij if known),
+        computed when first read (:class:`LossOutput`)."""
+        found: dict[str, Components] = {} if c is None else {"c": c}
+
+        def components() -> Components:
+            if "c" not in found:
+                with torch.no_grad():
+                    found["c"] = self.components_of(sims)
+            return found["c"]
+
+        def stats() -> dict[str, Tensor]:
+            c = components()
+            return {**component_stats(c.gd, c.weight, c.ratio, sims, weight_sums), **cosine_stats(sims)}
+
+        return LossOutput(loss, stats, batch.stat_details(sims, gd=lambda: components().gd))
 
     @torch.no_grad()
     def components(self, z1: Tensor, z2: Tensor) -> Components:

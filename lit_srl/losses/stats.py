@@ -14,6 +14,7 @@ anchors, so the mean over ranks (equal local batches) is the statistic of the gl
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -53,16 +54,27 @@ class StatDetails:
     Args:
         sims: the view-0 → view-1 cosines (n, M) of this rank's anchors.
         u, v: (n, D) this rank's unit vectors of views 0 and 1.
-        gd: (n,) GD of the anchors, for losses with analytic components (else no GD samples).
+        gd: (n,) GD of the anchors, for losses with analytic components (else no GD samples), or
+            a function that computes it when the samples are asked for.
         distributed: gather the view-0 rows of every rank for the uniformity (a collective: under
             DDP every rank must ask together, as the monitor does).
     """
 
-    def __init__(self, sims: PairSims, u: Tensor, v: Tensor, gd: Tensor | None = None, distributed: bool = False) -> None:
+    def __init__(
+        self, sims: PairSims, u: Tensor, v: Tensor, gd: Tensor | Callable[[], Tensor] | None = None,
+        distributed: bool = False,
+    ) -> None:
         self.sims = sims
         self.u, self.v = u.detach(), v.detach()
-        self.gd = None if gd is None else gd.detach()
+        self._gd = gd
         self.distributed = distributed
+
+    @property
+    def gd(self) -> Tensor | None:
+        """(n,) GD of the anchors, or None."""
+        if callable(self._gd):
+            self._gd = self._gd()
+        return None if self._gd is None else self._gd.detach()
 
     @torch.no_grad()
     def means(self) -> dict[str, Tensor]:
@@ -83,6 +95,7 @@ class StatDetails:
         """1-D samples for histograms: cos_pos (n,) s_ii, cos_neg (n·(M − 1),) s_ij with j ≠ i,
         and gd (n,) when the loss has analytic components."""
         out = {"cos_pos": self.sims.s_pos, "cos_neg": self.sims.s[self.sims.negative_mask]}
-        if self.gd is not None:
-            out["gd"] = self.gd
+        gd = self.gd
+        if gd is not None:
+            out["gd"] = gd
         return out

@@ -86,3 +86,36 @@ def test_statistics_are_detached_and_float32_for_low_precision_inputs():
     out = build_loss("sg")(z1.bfloat16(), z2.bfloat16())
     values = [*out.stats.values(), *out.details.means().values(), *out.details.samples().values()]
     assert all(not v.requires_grad and v.dtype == torch.float32 for v in values)
+
+
+class CountTorchCalls(torch.overrides.TorchFunctionMode):
+    """Counts the torch functions and tensor methods called inside it."""
+
+    def __enter__(self):
+        self.calls = 0
+        return super().__enter__()
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("name", available_losses())
+def test_stats_are_computed_when_read_and_equal_what_the_batch_gives(name):
+    """A training step that logs nothing reads no statistics, so the forward must not compute them
+    (each is a few small kernels a GPU step would wait for the host to launch)."""
+    z1, z2 = batch()
+    loss = build_loss(name)
+    out = loss(z1.requires_grad_(), z2.requires_grad_())
+    out.loss.backward()
+    with CountTorchCalls() as reading:
+        stats = dict(out.stats)
+    assert reading.calls > 0  # computed here, not in the forward
+    with CountTorchCalls() as again:
+        assert dict(out.stats) == stats
+    assert again.calls == 0  # once
+    with torch.no_grad():
+        eager = build_loss(name)(z1, z2).stats
+        assert {k: v.item() for k, v in stats.items()} == pytest.approx({k: v.item() for k, v in eager.items()}, rel=1e-12)
+    direct_stats = direct(z1, z2)
+    assert stats["cos_pos_mean"].item() == pytest.approx(direct_stats["cos_pos_mean"].item(), rel=1e-12)

@@ -119,7 +119,7 @@ class NonContrastiveLoss(SentenceLoss):
         u, v, u_all, v_all, pos = batch.u, batch.v, batch.u_all, batch.v_all, batch.pos
         with torch.no_grad():
             cross = PairSims(u @ v_all.T, pos)
-            stats = cosine_stats(cross)
+        kept: list[Tensor] = []
         if self.gate != "none":
             cross_v = cross
             if self.gate == "cross_view":
@@ -127,15 +127,20 @@ class NonContrastiveLoss(SentenceLoss):
                     cross_v = PairSims(cross.s.T if batch.world_size == 1 else v @ u_all.T, pos)
             keep_u = self._keep(u, u_all.detach(), cross)
             keep_v = self._keep(v, v_all.detach(), cross_v)
-            stats["gd_mean"] = torch.cat([keep_u, keep_v]).to(u.dtype).mean()
+            kept = [keep_u, keep_v]
             keep_u_all = batch.gather(keep_u.to(u.dtype)) > 0.5
             keep_v_all = batch.gather(keep_v.to(u.dtype)) > 0.5
             u, v = gate(u, keep_u), gate(v, keep_v)
             u_all, v_all = gate(u_all, keep_u_all), gate(v_all, keep_v_all)
         views = Views(u, v, u_all, v_all, pos, batch.world_size, batch.gather)
         loss, extra = self.objective(views)
-        stats.update(extra)
-        if self.explicit_ratio:
-            stats["ratio_mean"] = u.new_full((), self.ratio)  # a fill on the device, not a copy to it
-        stats = {k: stats[k].detach() for k in STAT_KEYS if k in stats}
+
+        def stats() -> dict[str, Tensor]:  # computed when read (LossOutput)
+            found = {**cosine_stats(cross), **extra}
+            if kept:
+                found["gd_mean"] = torch.cat(kept).to(u.dtype).mean()
+            if self.explicit_ratio:
+                found["ratio_mean"] = u.new_full((), self.ratio)  # a fill on the device, not a copy to it
+            return {k: found[k].detach() for k in STAT_KEYS if k in found}
+
         return LossOutput(loss, stats, batch.stat_details(cross))
