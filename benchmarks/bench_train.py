@@ -43,8 +43,15 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, build_random_bert, machine_line  # noqa: E402
+from host_work import HostWork  # noqa: E402
 
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+#: --backbone *-skeleton: the layer count of each model with tiny widths, so that a CPU step is
+#: almost all host work, as a GPU step of the real model is (host_work.py)
+SKELETON_LAYERS = {"minilm-skeleton": 6, "bert-base-skeleton": 12}
+SKELETON_WIDTHS = {"hidden_size": 8, "num_attention_heads": 1, "intermediate_size": 16}
+#: --host-work counts this many steps (at most): the profiler holds every operator event of them
+HOST_WORK_STEPS = 20
 TRAINERS = ("lit_srl", "bare", "st", "compiled")  # lit_srl first: the bare loop copies its optimizer settings
 LABELS = {
     "bare": "bare PyTorch loop (floor)",
@@ -60,7 +67,9 @@ BF16_PEAK = {"H200": 989.4e12, "H100": 989.4e12, "A100": 312e12, "L40S": 362.05e
 # ------------------------------------------------------------------------------------ set-up
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="minilm", help="minilm, bert-base (random weights) or a Hugging Face folder")
+    parser.add_argument("--backbone", default="minilm",
+                        help="minilm, bert-base (random weights), minilm-skeleton or bert-base-skeleton (their layers, "
+                             "tiny widths: a CPU proxy of a host-bound GPU step) or a Hugging Face folder")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-length", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20, help="timed optimizer steps per run")
@@ -78,6 +87,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-monitors", dest="monitors", action="store_false",
                         help="lit_srl without the recipes' monitors, throughput callback and logger")
     parser.add_argument("--log-every", type=int, default=10, help="lit_srl's log_every_n_steps (the CLI's default)")
+    parser.add_argument("--host-work", action="store_true",
+                        help="after the timed runs, count the aten operators and Python calls per step of lit_srl "
+                             "and the bare loop over the same steps (host_work.py)")
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.steps < 1 or args.repeats < 1 or args.batch_size < 2:
         parser.error("--warmup, --steps and --repeats must be ≥ 1 and --batch-size ≥ 2")
@@ -97,9 +109,15 @@ def resolve_model(backbone: str, workdir: Path) -> tuple[str, str]:
     if backbone == "bert-base":
         folder = build_random_bert(workdir / "bert-base-random")
         return str(folder), "BERT-base size, random weights (BertConfig() defaults)"
+    if backbone in SKELETON_LAYERS:
+        layers = SKELETON_LAYERS[backbone]
+        folder = build_random_bert(workdir / backbone, num_hidden_layers=layers, **SKELETON_WIDTHS)
+        return str(folder), (f"{backbone}: {layers} BERT layers of width {SKELETON_WIDTHS['hidden_size']}, random "
+                             "weights (the operators of the real model, almost none of its arithmetic)")
     folder = Path(backbone).expanduser()
     if not (folder / "config.json").is_file():
-        raise SystemExit(f"error: --backbone {backbone!r} is not minilm, bert-base or a Hugging Face folder")
+        raise SystemExit(f"error: --backbone {backbone!r} is not minilm, bert-base, "
+                         f"{', '.join(SKELETON_LAYERS)} or a Hugging Face folder")
     return str(folder), f"{folder.name} (folder)"
 
 
@@ -158,10 +176,11 @@ def corpus_batches(folder: str, corpus: Path, batch_size: int, max_length: int, 
 # --------------------------------------------------------------------------------- trainers
 def run_lit_srl(
     args, folder: str, corpus: Path, device: torch.device, precision: str, adamw: dict, workdir: Path,
-    compile: object = False,
+    compile: object = False, host_work: Optional[HostWork] = None,
 ) -> tuple[float, float]:
     """(wall, CPU) seconds of the timed steps of a Lightning fit; fills ``adamw`` with its AdamW's
-    ``fused``/``foreach`` settings (for the bare loop to use the same implementation)."""
+    ``fused``/``foreach`` settings (for the bare loop to use the same implementation);
+    ``host_work`` counts over the timed steps instead (the times are then not figures)."""
     import lightning as L
 
     from lit_srl.datamodule import SentenceDataModule
@@ -179,6 +198,10 @@ def run_lit_srl(
         def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
             if trainer.global_step in (args.warmup, total):
                 self.stamps[trainer.global_step] = now(device)
+            if host_work is not None and trainer.global_step == args.warmup:
+                host_work.start()
+            elif host_work is not None and trainer.global_step == total:
+                host_work.stop(args.steps)
 
         def on_train_start(self, trainer, pl_module) -> None:
             defaults = trainer.optimizers[0].defaults
@@ -210,9 +233,11 @@ def run_lit_srl(
     return elapsed(timer.stamps[args.warmup], timer.stamps[total])
 
 
-def run_bare(args, folder: str, batches: list[dict], device: torch.device, adamw: dict) -> tuple[float, float]:
+def run_bare(
+    args, folder: str, batches: list[dict], device: torch.device, adamw: dict, host_work: Optional[HostWork] = None,
+) -> tuple[float, float]:
     """(wall, CPU) seconds of the timed steps of a plain loop: 2N-row forward, mean pool, CE InfoNCE,
-    AdamW (with lit_srl's ``fused``/``foreach`` settings ``adamw``)."""
+    AdamW (with lit_srl's ``fused``/``foreach`` settings ``adamw``); ``host_work``: as in :func:`run_lit_srl`."""
     from transformers import AutoModel
 
     torch.manual_seed(0)
@@ -242,6 +267,10 @@ def run_bare(args, folder: str, batches: list[dict], device: torch.device, adamw
         optimizer.zero_grad(set_to_none=True)
         if step == args.warmup:
             start = now(device)
+            if host_work is not None:
+                host_work.start()
+    if host_work is not None:
+        host_work.stop(args.steps)
     return elapsed(start, now(device))
 
 
@@ -347,7 +376,7 @@ def bf16_peak(device: torch.device) -> Optional[float]:
 
 def report(
     args, model_desc: str, device: torch.device, precision: str, runs: dict[str, list[tuple[float, float]]],
-    adamw: dict, st_info: dict, flops: float = 0.0,
+    adamw: dict, st_info: dict, flops: float = 0.0, host_work: Optional[dict[str, HostWork]] = None,
 ) -> str:
     """The markdown section: settings, per-run sentences/s, best, ratios to the bare loop."""
     sentences = args.batch_size * args.steps
@@ -415,6 +444,18 @@ def report(
     if "st" in best and "lit_srl" in best:
         r = best["lit_srl"] / best["st"]
         lines.append(f"- lit_srl / sentence-transformers (wall, best runs): **{r:.3f}** (goal > 1: {'met' if r > 1 else 'not met'})")
+    if host_work:
+        lines += ["", f"Host work per step over the first {min(args.steps, HOST_WORK_STEPS)} of those steps, logging "
+                  f"steps included (one more run each, counted: host_work.py):", "",
+                  "| trainer | aten operators / step | Python calls / step (main thread) |", "|---|---:|---:|"]
+        base = host_work.get("bare")
+        for key, work in host_work.items():
+            ops, calls = f"{work.ops_per_step:.0f}", f"{work.calls_per_step:.0f}"
+            if base is not None and work is not base:
+                ops += f" ({work.ops_per_step - base.ops_per_step:+.0f})"
+                calls += f" ({work.calls_per_step - base.calls_per_step:+.0f})"
+            lines.append(f"| {LABELS[key]} | {ops} | {calls} |")
+        lines.append("")
     lines.append(
         "- sent/s = batch × timed steps / wall seconds from the end of the last warm-up step to the end of the last "
         "step; CPU ms/step is this process's CPU time (all threads; not DataLoader workers) over the same steps, "
@@ -456,8 +497,17 @@ def main(argv=None) -> int:
                 print(f"repeat {repeat + 1}: {key} {args.batch_size * args.steps / seconds[0]:.1f} sentences/s "
                       f"(CPU {seconds[1]:.1f} s)", flush=True)
                 gc.collect()
+        host_work: dict[str, HostWork] = {}
+        if args.host_work:  # the first HOST_WORK_STEPS timed steps (the profiler keeps every event)
+            counted = argparse.Namespace(**{**vars(args), "steps": min(args.steps, HOST_WORK_STEPS)})
+            for key in [k for k in ("bare", "lit_srl") if k in runs]:
+                host_work[key] = HostWork()
+                if key == "lit_srl":
+                    run_lit_srl(counted, folder, corpus, device, precision, adamw, workdir, host_work=host_work[key])
+                else:
+                    run_bare(counted, folder, batches[: counted.warmup + counted.steps], device, adamw, host_work[key])
         flops = train_flops_per_step(folder, args.batch_size, args.max_length)
-    print(report(args, model_desc, device, precision, runs, adamw, st_info, flops))
+    print(report(args, model_desc, device, precision, runs, adamw, st_info, flops, host_work))
     return 0
 
 

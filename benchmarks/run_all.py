@@ -5,7 +5,8 @@
 
 Sections, each run as its own script in a fresh process (its markdown is its standard output):
 
-- ``train``  — bench_train.py: lit_srl fit vs a bare PyTorch loop vs sentence-transformers (MNRL)
+- ``train``  — bench_train.py: lit_srl fit vs a bare PyTorch loop vs sentence-transformers (MNRL), and the
+  host work per step of fit and the bare loop (aten operators, Python calls: host_work.py)
 - ``eval``   — bench_eval.py: lit_srl's STSEvaluator vs sentence-transformers' evaluator, 7 tasks
 - ``encode`` — bench_encode.py: the one encode path vs sentence-transformers' encode (same sentences,
   same batch size) and in-training STS-B dev validation vs the ``eval`` command
@@ -77,6 +78,8 @@ def section_command(name: str, args) -> list[str]:
     cmd = [sys.executable, str(HERE / f"bench_{name}.py")]
     if name in ("train", "data") or (name == "sweep" and args.backbone != "bert-base"):  # fit knows no bert-base alias
         cmd += ["--backbone", args.backbone]
+    if name == "train":
+        cmd += ["--host-work"]  # operators and Python calls per step beside the times
     if name in ("train", "eval", "encode", "transfer", "data", "sweep"):
         cmd += ["--data-dir", str(args.data_dir)]
     if name in ("train", "losses") and args.threads:

@@ -29,6 +29,8 @@ def test_run_all_quick_writes_train_and_data_tables(tiny_bert, data_dir, tmp_pat
     assert "## STS evaluation" not in text and "Loss cost" not in text
     for row in ("| bare PyTorch loop (floor) |", "| lit_srl fit (Lightning Trainer) |", "| sentence-transformers MNRL"):
         assert row in text
+    assert "| trainer | aten operators / step | Python calls / step (main thread) |" in text
+    assert "| lit_srl fit (Lightning Trainer) | " in text.split("aten operators / step")[1]
     assert "| corpus lines | workers | sentences/s |" in text
     assert "| 1,000 | 0 |" in text and "| 4,000 | 1 |" in text
     assert "| workers | main: growth (MiB) |" in text
