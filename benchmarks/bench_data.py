@@ -10,8 +10,9 @@ Generates corpora of ``--sizes`` lines in a temporary folder from the lines of t
 (``--source`` under the data root), repeated in a fresh shuffled order each round, then streams
 each one through ``StreamingCorpus`` (``--order``: the permutation through a line index built in
 the temporary folder, or the seeded shuffle buffer; dynamic padding, the tokenizer object as
-``SentenceDataModule`` passes it) and ``DataLoader(batch_size=None, num_workers=k)`` for every
-``k`` of ``--workers``, once to the end. Every measurement runs in a fresh Python process, so its
+``SentenceDataModule`` passes it) and the training DataLoader (``training_loader``: batches cross
+from the workers as ``TokenBatch``) with ``k`` workers for every ``k`` of ``--workers``, once to
+the end. Every measurement runs in a fresh Python process, so its
 peak resident memory (``resource.getrusage``: ``ru_maxrss`` of the process, and of its largest
 DataLoader worker) belongs to that measurement alone. The memory of a streamed corpus should not
 grow with its size: the table compares the peaks of the smallest and the largest corpus (in the
@@ -103,10 +104,10 @@ def measure(args) -> dict:
     import resource
 
     import torch
-    from torch.utils.data import DataLoader
     from transformers import AutoTokenizer
 
     from lit_srl.data.corpus import StreamingCorpus
+    from lit_srl.datamodule import training_loader
 
     torch.set_num_threads(1)
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_folder(args.backbone))
@@ -116,7 +117,7 @@ def measure(args) -> dict:
         order=args.order, shuffle=True, shuffle_buffer=args.shuffle_buffer, seed=42,
         index_dir=Path(args.measure).parent,
     )
-    loader = DataLoader(dataset, batch_size=None, num_workers=args.workers[0])
+    loader = training_loader(dataset, args.workers[0])
     sentences = tokens = 0
     start = time.perf_counter()
     for batch in loader:

@@ -48,6 +48,24 @@ class StreamLoader(DataLoader):
         pass
 
 
+def training_loader(dataset: StreamingCorpus, num_workers: int) -> StreamLoader:
+    """The DataLoader of the training stream (``dataset`` yields whole batches), as every fit uses it.
+
+    Workers ignore the stop signals (a SIGTERM to the process group stops the fit, not its loader);
+    batches cross from them as :class:`lit_srl.data.wire.TokenBatch` (numpy through the worker's
+    pipe: no file descriptor per tensor) and are pinned on the way where CUDA is available.
+    """
+    return StreamLoader(
+        dataset,
+        batch_size=None,
+        num_workers=num_workers,
+        persistent_workers=False,
+        worker_init_fn=ignore_stop_signals,
+        pin_memory=torch.cuda.is_available(),
+        collate_fn=to_wire,
+    )
+
+
 class SentenceDataModule(L.LightningDataModule):
     """Streams the unsupervised corpus; serves STS dev (validation) and the 7-task suite (test).
 
@@ -228,15 +246,7 @@ class SentenceDataModule(L.LightningDataModule):
             self._resume_state = None
         if self.num_sentences is not None:
             dataset.length = self._batches_per_epoch()
-        return StreamLoader(
-            dataset,
-            batch_size=None,
-            num_workers=self.num_workers,
-            persistent_workers=False,
-            worker_init_fn=ignore_stop_signals,  # a SIGTERM to the process group stops the fit, not its loader
-            pin_memory=torch.cuda.is_available(),
-            collate_fn=to_wire,  # numpy through the worker's pipe: no file descriptor per tensor
-        )
+        return training_loader(dataset, self.num_workers)
 
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Training batches arrive as :class:`lit_srl.data.wire.TokenBatch` (or already as pinned
