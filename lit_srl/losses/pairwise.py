@@ -7,6 +7,8 @@ averages this with the reverse direction (view-1 anchors against view-0 columns)
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -59,13 +61,9 @@ class ContrastiveLoss(SentenceLoss):
         """``loss`` with the statistics of the view-0 direction ``sims`` (n, M) and its components
         ``c`` (computed from ``sims`` when not given; ``weight_sums`` (n,): Σ_j W_ij if known),
         computed when first read (:class:`LossOutput`)."""
-        found: dict[str, Components] = {} if c is None else {"c": c}
-
-        def components() -> Components:
-            if "c" not in found:
-                with torch.no_grad():
-                    found["c"] = self.components_of(sims)
-            return found["c"]
+        @functools.cache
+        def components() -> Components:  # once, for the stats and the GD samples alike
+            return self.components_of(sims) if c is None else c  # sims are detached: no graph
 
         def stats() -> dict[str, Tensor]:
             c = components()
