@@ -52,10 +52,11 @@ bench:
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) benchmarks/run_all.py --output BENCHMARKS.md $(BENCH_ARGS)
 
 # make gpu-check: on a GPU machine, the tests with the GPU visible, the training and encoding
-# benchmarks, a paper-recipe fit and a packed sweep in about 8 minutes; one summary table, and the
-# gpu-check section of BENCHMARKS.md rewritten (scripts/gpu_check.py). gpu-check-smoke: the same
-# steps at toy sizes on the CPU (CI). gpu-bundle: what the GPU test machine lacks, packed into
-# gpu_bundle/ (scripts/gpu_bundle.py; there: bash scripts/gpu_device.sh).
+# benchmarks, a paper-recipe fit, the imports of a fresh process and a packed sweep in about 8
+# minutes; one summary table, and the gpu-check section of BENCHMARKS.md rewritten
+# (scripts/gpu_check.py). gpu-check-smoke: the same steps at toy sizes on the CPU (CI). gpu-bundle:
+# what the GPU test machine lacks, packed into gpu_bundle/ (scripts/gpu_bundle.py; there: bash
+# scripts/gpu_device.sh).
 GPU_CHECK_ARGS ?=
 
 gpu-check:

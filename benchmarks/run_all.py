@@ -1,6 +1,6 @@
 """Run the benchmarks and collect them into one markdown report (``make bench``).
 
-    python benchmarks/run_all.py --output BENCHMARKS.md [--quick] [--only train,eval,encode,transfer,losses,data,sweep]
+    python benchmarks/run_all.py --output BENCHMARKS.md [--quick] [--only train,eval,encode,transfer,losses,data,imports,sweep]
         [--backbone minilm|bert-base|FOLDER] [--data-dir D] [--threads N]
 
 Sections, each run as its own script in a fresh process (its markdown is its standard output):
@@ -14,6 +14,8 @@ Sections, each run as its own script in a fresh process (its markdown is its sta
   tasks' sizes) against the 7-task STS evaluation, MiniLM
 - ``losses`` — bench_losses.py: forward+backward cost of every loss vs cross-entropy InfoNCE
 - ``data``   — bench_data.py: StreamingCorpus tokenising throughput and peak RSS, 10k vs 1M lines
+- ``imports`` — bench_imports.py: what a fresh fit process imports before it works (torch,
+  transformers, Lightning and what they pull in, lit_srl): the floor of the runner's overhead per run
 - ``sweep``  — bench_sweep.py: the sweep runner's overhead (wall time outside fit and test)
 
 ``--quick`` shrinks train, losses and data to smoke-test sizes (bench_eval has no size options and
@@ -36,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, header_lines  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("train", "eval", "encode", "transfer", "losses", "data", "sweep")
+SECTIONS = ("train", "eval", "encode", "transfer", "losses", "data", "imports", "sweep")
 TITLES = {
     "train": "Training throughput",
     "eval": "STS evaluation speed",
@@ -44,6 +46,7 @@ TITLES = {
     "transfer": "Transfer evaluation speed",
     "losses": "Loss cost (forward + backward, random embeddings)",
     "data": "Streaming data",
+    "imports": "Process start: imports of a fit",
     "sweep": "Sweep runner overhead",
 }
 QUICK = {
@@ -53,6 +56,7 @@ QUICK = {
     "transfer": ["--scale", "0.02", "--mode", "fast", "--tasks", "MR,TREC"],
     "losses": ["--sizes", "64", "--dim", "64", "--repeats", "2"],
     "data": ["--sizes", "1000", "4000", "--workers", "0", "1", "--batch-size", "32"],
+    "imports": ["--repeats", "1"],
     "sweep": ["--quick"],
 }
 

@@ -15,6 +15,8 @@ log file (``OUT/logs/<step>.log``), in this order:
   autocast — the whole process's time and how far bf16 moves the scores;
 - ``paper_fit``: the paper recipe (configs/paper_bert_base.yaml: linear head, frozen embeddings,
   clipping, bf16-mixed) on MiniLM, a few hundred steps of wiki1m_head;
+- ``imports``: ``benchmarks/bench_imports.py`` — what a fresh fit process spends importing torch,
+  transformers, Lightning and lit_srl: the floor of the runner's overhead per run;
 - ``sweep``: a packed sweep, ``sweep run --jobs 2 --runs-per-gpu 2`` (four short MiniLM runs on one
   GPU), and its runner overhead per run;
 - ``tests``: the suite with the GPU visible (``-m "not slurm and not ddp"``, pytest-xdist if
@@ -58,7 +60,7 @@ START_MARKER = "<!-- gpu-check:start -->"
 END_MARKER = "<!-- gpu-check:end -->"
 #: steps the smoke mode leaves out (nothing of theirs that the other steps do not run)
 SMOKE_SKIPS = ("tests", "train_bert_base")
-STEPS = ("train_minilm", "train_bert_base", "encode", "eval_32", "eval_bf16", "paper_fit", "sweep", "tests")
+STEPS = ("train_minilm", "train_bert_base", "encode", "eval_32", "eval_bf16", "paper_fit", "imports", "sweep", "tests")
 
 
 @dataclasses.dataclass
@@ -227,6 +229,15 @@ def fit_figures(root: Path) -> Callable[[Step, str], list[Figure]]:
     return read
 
 
+def imports_figures(step: Step, log: str) -> list[Figure]:
+    """The imports of a fresh fit process (bench_imports.py): the floor of the runner's overhead
+    per run, and lit_srl's own share of it."""
+    total = _number(r"\| \*\*all imports\*\* \| \*\*([\d.]+)\*\*", log)
+    own = _number(r"\| lit_srl \([^|]*\) \| ([\d.]+) \|", log)
+    return [Figure(step.name, "imports of a fit process (s, median): all, lit_srl's own",
+                   MISSING if total is None or own is None else f"{total:.1f}, {own:.2f}")]
+
+
 def sweep_figures(folder: Path) -> Callable[[Step, str], list[Figure]]:
     """Runs finished, and the runner's overhead per run: wall time outside fit and test (the
     formula of ``sweep report``'s overhead line)."""
@@ -302,6 +313,8 @@ def plan(args, work: Path) -> list[Step]:
            ["--trainer.max_steps=300", "--trainer.val_check_interval=150", "--trainer.precision=bf16-mixed"])],
         90, fit_figures(fit_root),
     ))
+    steps.append(Step("imports", [*python(), str(REPO / "benchmarks" / "bench_imports.py"), "--repeats", "1" if smoke else "3"],
+                      60, imports_figures))
     sweep_dir = work / "sweep"
     steps.append(Step(
         "sweep",
