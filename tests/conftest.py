@@ -9,13 +9,15 @@ the GPU back for its duration.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from support.helpers import data_root
+from support.helpers import REPO, data_root
 from support.slurm_cluster import slurm  # noqa: F401  (the fixture of a real SLURM cluster)
 
 
@@ -164,3 +166,14 @@ def transfer_root(tmp_path_factory) -> Path:
     from support.transfer_fixture import write_transfer_fixture
 
     return write_transfer_fixture(tmp_path_factory.mktemp("transfer"))
+
+
+@pytest.fixture(scope="module")
+def gpu_check():
+    """scripts/gpu_check.py as a module (the benchmark tests read its pieces)."""
+    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "scripts" / "gpu_check.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
