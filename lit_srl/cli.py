@@ -9,13 +9,14 @@ files (``--config recipe.yaml --config configs/loss/arccon.yaml``). The others a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from lit_srl.errors import LitSrlError
 
@@ -321,23 +322,30 @@ def _option(argv: Sequence[str], name: str) -> Optional[str]:
     return value
 
 
-def run_config_args(argv: list[str]) -> list[str]:
+@contextlib.contextmanager
+def run_config_args(argv: list[str]) -> Iterator[list[str]]:
     """``fit --ckpt_path CKPT`` without ``--config``: resume with the config stored in CKPT.
 
     Every checkpoint carries the run's resolved config (model, data, trainer, callbacks), so a
-    checkpoint alone resumes a run; options given on the command line still override it.
+    checkpoint alone resumes a run; options given on the command line still override it. Yields
+    ``argv`` itself, or ``fit --config STORED.yaml …`` with the stored config in a temporary file
+    that lives as long as the context (the other DDP ranks, relaunched from ``sys.argv``, read it
+    while rank 0 runs); it is deleted when the context exits.
     """
     import tempfile
 
     if not argv or argv[0] != "fit" or _option(argv, "--config") or _option(argv, "-c"):
-        return argv
+        yield argv
+        return
     ckpt = _option(argv, "--ckpt_path")
     if ckpt is None:
-        return argv
+        yield argv
+        return
     if ckpt == "last":
         ckpt = str(find_last_checkpoint(_option(argv, "--trainer.default_root_dir") or "."))
     elif ckpt in ("auto", "best", "hpc", "registry") and not Path(ckpt).exists():
-        return argv  # resolved later (resolve_resume, Lightning)
+        yield argv  # resolved later (resolve_resume, Lightning)
+        return
     from lit_srl.checkpoint import check_record, load_weights_only
 
     # weights_only: nothing pickled in the file runs; missing/corrupt/refused → one-line LitSrlError
@@ -345,11 +353,15 @@ def run_config_args(argv: list[str]) -> list[str]:
     check_record(loaded, ckpt)
     stored = loaded.get("lit_srl_run_config") if isinstance(loaded, dict) else None
     if not stored:
-        return argv
+        yield argv
+        return
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lit_srl_resume_", delete=False) as f:
         f.write(stored)
     logging.getLogger("lit_srl").info("resuming with the config stored in %s", ckpt)
-    return ["fit", "--config", f.name, *argv[1:]]
+    try:
+        yield ["fit", "--config", f.name, *argv[1:]]
+    finally:
+        Path(f.name).unlink(missing_ok=True)
 
 
 #: Checkpoint names a run folder may resume from, in order of preference within one folder.
@@ -482,11 +494,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if command in TOOL_COMMANDS:
             return int(_tool(command)(rest) or 0)
         if command in LIGHTNING_COMMANDS or command.startswith("-"):
-            resumed = run_config_args(argv)
-            if from_sys and resumed is not argv:
-                sys.argv[1:] = resumed  # DDP relaunches the other ranks from sys.argv
-            # LightningCLI reads sys.argv itself (and warns if given both).
-            lightning_cli(None if from_sys else resumed)
+            with run_config_args(argv) as resumed:
+                if from_sys and resumed is not argv:
+                    sys.argv[1:] = resumed  # DDP relaunches the other ranks from sys.argv
+                # LightningCLI reads sys.argv itself (and warns if given both).
+                lightning_cli(None if from_sys else resumed)
             return 0
         raise LitSrlError(f"unknown command {command!r}; valid commands: {', '.join([*LIGHTNING_COMMANDS, *TOOL_COMMANDS])}")
     except LitSrlError as exc:

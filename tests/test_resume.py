@@ -16,13 +16,14 @@ from support.recorder import read_records
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 
-def run_fit(args: list[str], cwd) -> subprocess.CompletedProcess:
+def run_fit(args: list[str], cwd, **environ: str) -> subprocess.CompletedProcess:
     env = dict(
         os.environ,
         TOKENIZERS_PARALLELISM="false",
         PYTHONWARNINGS="ignore",
         PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]),
         OMP_NUM_THREADS="1",
+        **environ,
     )
     return subprocess.run([sys.executable, "-m", "lit_srl", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -101,8 +102,13 @@ def test_a_checkpoint_alone_resumes_the_run_without_its_yaml(uninterrupted, tiny
     (last,) = tmp_path.rglob("last.ckpt")
     # no --config, no model/data/trainer options: everything comes from the checkpoint — even the
     # recorder callback, whose kill switch is the one option given here
-    resumed = run_fit(["fit", f"--ckpt_path={last}", "--trainer.callbacks.init_args.signal_at_step=0"], cwd=tmp_path)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    resumed = run_fit(["fit", f"--ckpt_path={last}", "--trainer.callbacks.init_args.signal_at_step=0"], cwd=tmp_path,
+                      TMPDIR=str(temp))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming with the config stored in" in resumed.stderr
+    assert not list(temp.glob("lit_srl_resume_*.yaml"))  # the stored config's temporary file is gone
     records = read_records(log)
     assert [r["step"] for r in records] == list(range(1, 8)) + list(range(7, 11))
     assert [r["fingerprint"] for r in records[7:]] == [r["fingerprint"] for r in uninterrupted[6:]]
