@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 import torch
@@ -171,3 +172,22 @@ def test_a_fit_raises_no_warning_from_lit_srl_s_own_code(tiny_bert, data_dir, tm
         assert run_cli(fit_args(tmp_path, str(tiny_bert), "--model.pooler=cls", steps=3, val_every=3)) == 0
     from_us = [f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught if w.filename.startswith(ours)]
     assert not from_us, from_us
+
+
+def test_lit_srls_log_goes_to_the_stderr_of_the_moment_not_a_closed_earlier_one(monkeypatch):
+    """main() may first run under a stderr that is closed later (pytest's capture of another
+    test): the handler it installs once must not keep writing there."""
+    import io
+    import logging
+
+    from lit_srl.cli import _setup_logging
+
+    logger = logging.getLogger("lit_srl")
+    monkeypatch.setattr(logger, "handlers", [])
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    _setup_logging()
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    logger.info("a message")
+    assert second.getvalue() == "a message\n"
