@@ -35,8 +35,10 @@ TEST_JOBS ?= 2
 # (one per core) puts TEST_JOBS × cores threads on the cores, and OpenMP's threads then spin waiting
 # for each other. On a 2-core VM (2026-12-07), 1 thread: 13:57 for the suite instead of 15:48.
 TEST_THREADS ?= 1
+# --dist loadgroup: one test (or one xdist_group: a module whose tests share a costly module
+# fixture) at a time to whichever worker is free; tests/conftest.py puts the slow tests first.
 test:
-	OMP_NUM_THREADS=$(TEST_THREADS) LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q -n $(TEST_JOBS)
+	OMP_NUM_THREADS=$(TEST_THREADS) LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
 test-fast:
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) -m pytest -q -m "not minilm and not ddp and not slurm"

@@ -39,7 +39,16 @@ def pytest_configure(config) -> None:
         torch.cuda.device_count()
 
 
+#: Markers of the tests that start real processes (fits, sweeps, DDP ranks, SLURM jobs, benchmarks)
+#: or load the real MiniLM: seconds to minutes each, where the rest take milliseconds.
+SLOW_MARKERS = ("processes", "ddp", "slurm", "minilm")
+
+
 def pytest_collection_modifyitems(config, items) -> None:
+    # The slow tests first (stable, so each keeps its place among them): the xdist workers start
+    # on them and the quick ones fill the gaps at the end, instead of one worker finishing a
+    # two-minute fit while the other idles (`make test` hands the workers one test at a time).
+    items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in SLOW_MARKERS))
     if CUDA_AVAILABLE:
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU (marked gpu)")

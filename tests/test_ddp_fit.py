@@ -15,7 +15,8 @@ from support.helpers import REPO, fit_args, read_scalars
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
-pytestmark = pytest.mark.ddp
+#: one worker runs the module, so the DDP run (a module fixture) is computed once
+pytestmark = [pytest.mark.ddp, pytest.mark.xdist_group("ddp_fit")]
 DDP = ("trainer/ddp.yaml",)
 
 

@@ -13,6 +13,9 @@ import torch
 from support.helpers import fit_args, read_scalars, run_cli
 from support.recorder import read_records
 
+#: one worker runs the module, so the uninterrupted run (a module fixture) is computed once
+pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("resume")]
+
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 

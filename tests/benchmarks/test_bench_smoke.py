@@ -9,6 +9,8 @@ import pytest
 
 from support.helpers import REPO
 
+pytestmark = pytest.mark.processes
+
 
 def test_run_all_quick_writes_train_and_data_tables(tiny_bert, data_dir, tmp_path):
     pytest.importorskip("datasets", reason="the sentence-transformers trainer needs datasets")

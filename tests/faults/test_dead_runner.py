@@ -25,6 +25,8 @@ from lit_srl.sweep.spec import load_sweep
 from support.recorder import read_records
 from support.sweep_helpers import REPO, config, env, tiny_settings, write_sweep
 
+pytestmark = pytest.mark.processes
+
 
 def alive(pid: int) -> bool:
     try:

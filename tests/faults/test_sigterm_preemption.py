@@ -35,6 +35,9 @@ from support.signal_moment import MOMENTS, parse_moment
 from support.slurm_cluster import cancel, submit, wait_for
 from support.sweep_helpers import env
 
+#: one worker runs the module, so its straight run (a module fixture) is computed once
+pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("sigterm_preemption")]
+
 STEPS, VAL_EVERY = 6, 2  # dev evaluations at steps 2, 4 and 6
 EVALUATED = range(VAL_EVERY, STEPS + 1, VAL_EVERY)
 SEEDS = [int(seed) for seed in os.environ.get("LIT_SRL_SIGTERM_SEEDS", "186").split(",")]

@@ -14,6 +14,9 @@ import torch
 
 from support import ddp_loss_worker as worker
 
+#: one worker runs the module, so the two-rank run (a module fixture) is computed once
+pytestmark = pytest.mark.xdist_group("losses_ddp")
+
 WORLD_SIZE = 2
 
 

@@ -101,6 +101,7 @@ def test_plan_lists_each_run_with_its_exact_fit_command(tmp_path, capsys, tiny_b
     assert "python -m lit_srl eval --model" in text  # the untrained backbone's baseline
 
 
+@pytest.mark.processes
 def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp_path, tiny_bert, data_dir):
     out, log = tmp_path / "out", tmp_path / "batches.jsonl"
     path = write_sweep(tmp_path / "s.yaml", {
@@ -180,6 +181,7 @@ def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp
     assert "| crash | " in text and "| plain | " in text and "| untrained (" in text
 
 
+@pytest.mark.processes
 def test_ctrl_c_leaves_the_run_resumable_and_the_rerun_replays_it_exactly(tmp_path, tiny_bert, data_dir):
     out, log = tmp_path / "out", tmp_path / "batches.jsonl"
     path = write_sweep(tmp_path / "s.yaml", {
