@@ -10,6 +10,10 @@ the repeats, and the wall time of the whole process (interpreter start, the impo
 stage's time is what it adds to the stages before it: Lightning imports
 ``torch._dynamo`` (``lightning.fabric.wrappers``) and torchmetrics, which imports ``scipy.signal``,
 so those rows are Lightning's cost, listed apart to show where it goes.
+
+The stages run as ``python -m lit_srl`` runs them, with the cyclic garbage collector paused
+(:func:`lit_srl.startup.imports_without_gc`); every repeat also starts, in turn, an interpreter
+that imports with the collector on (Python's default), whose medians are the last column.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Optional
 
 #: (label, statement) in import order: the third-party stack of a fit, then lit_srl's own modules
 #: and its LightningCLI class
@@ -46,27 +51,53 @@ def measure_stages() -> dict[str, float]:
     return seconds
 
 
-def fresh_measurements(repeats: int) -> tuple[list[dict[str, float]], list[float]]:
+def fresh_measurements(repeats: int, collector_on: bool = False) -> tuple[list[dict[str, float]], list[float]]:
     """:func:`measure_stages` in ``repeats`` new interpreters, one after the other, and the wall
     time of each of those processes."""
     runs, walls = [], []
     for _ in range(repeats):
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True, check=True)
+        command = [sys.executable, __file__, "--child", *(["--collector-on"] if collector_on else [])]
+        proc = subprocess.run(command, capture_output=True, text=True, check=True)
         walls.append(time.perf_counter() - start)
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return runs, walls
 
 
-def markdown(runs: list[dict[str, float]], walls: list[float]) -> str:
-    lines = [f"- {len(runs)} fresh interpreters, one after the other; seconds each stage adds to the ones above",
-             "", "| stage | median s | min s |", "|---|---:|---:|"]
+def paired_measurements(repeats: int) -> tuple[list, list, list, list]:
+    """Runs and walls as lit_srl imports (collector paused), then with the collector on: the two
+    kinds of interpreter in turn, so that a drift of the machine's speed touches both alike."""
+    paused, paused_walls, on, on_walls = [], [], [], []
+    for _ in range(repeats):
+        for collector_on, runs, walls in ((False, paused, paused_walls), (True, on, on_walls)):
+            one_run, one_wall = fresh_measurements(1, collector_on)
+            runs += one_run
+            walls += one_wall
+    return paused, paused_walls, on, on_walls
+
+
+def markdown(runs: list[dict[str, float]], walls: list[float],
+             on_runs: Optional[list[dict[str, float]]] = None, on_walls: Optional[list[float]] = None) -> str:
+    """The stage table of ``runs``; with ``on_runs``, a last column of their medians (the collector on)."""
+    compare = on_runs is not None
+    lines = [f"- {len(runs)} fresh interpreters, one after the other; seconds each stage adds to the ones above"
+             + ("; the last column: as many with the collector on, in turn with them" if compare else ""),
+             "", "| stage | median s | min s |" + (" median s, collector on |" if compare else ""),
+             "|---|---:|---:|" + ("---:|" if compare else "")]
+
+    def row(label: str, values: list[float], on_values: Optional[list[float]], bold: bool = False) -> str:
+        cells = [f"{statistics.median(values):.2f}", f"{min(values):.2f}"]
+        if on_values is not None:
+            cells.append(f"{statistics.median(on_values):.2f}")
+        if bold:
+            label, cells = f"**{label}**", [f"**{cell}**" for cell in cells]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
     for label, _ in STAGES:
-        values = [run[label] for run in runs]
-        lines.append(f"| {label} | {statistics.median(values):.2f} | {min(values):.2f} |")
-    totals = [sum(run.values()) for run in runs]
-    lines.append(f"| **all imports** | **{statistics.median(totals):.2f}** | **{min(totals):.2f}** |")
-    lines.append(f"| the whole process: start, imports, exit | {statistics.median(walls):.2f} | {min(walls):.2f} |")
+        lines.append(row(label, [run[label] for run in runs], [run[label] for run in on_runs] if compare else None))
+    lines.append(row("all imports", [sum(run.values()) for run in runs],
+                     [sum(run.values()) for run in on_runs] if compare else None, bold=True))
+    lines.append(row("the whole process: start, imports, exit", walls, on_walls if compare else None))
     return "\n".join(lines)
 
 
@@ -74,13 +105,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--collector-on", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(measure_stages()), flush=True)
+        from lit_srl.startup import imports_without_gc
+
+        with imports_without_gc(active=not args.collector_on):
+            seconds = measure_stages()
+        print(json.dumps(seconds), flush=True)
         gc.freeze()  # as python -m lit_srl exits: no final collection over torch's objects
         return 0
     print("## Process start: imports of a fit\n")
-    print(markdown(*fresh_measurements(args.repeats)))
+    print(markdown(*paired_measurements(args.repeats)))
     return 0
 
 

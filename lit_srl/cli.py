@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
 from lit_srl.errors import LitSrlError
+from lit_srl.startup import imports_without_gc
 
 #: lit_srl's own commands: name → (module, function taking the remaining argv, summary).
 TOOL_COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -34,6 +35,10 @@ LIGHTNING_COMMANDS = {
     "validate": "STS-B dev of a model or checkpoint",
     "test": "the 7-task STS suite of a model or checkpoint",
 }
+
+#: The modules a fit, validate or test process imports first: torch, transformers and Lightning
+#: underneath, most of its start (:mod:`lit_srl.startup`).
+LIGHTNING_COMMAND_IMPORTS = ("lightning.pytorch.cli", "lit_srl.model", "lit_srl.datamodule", "lit_srl.callbacks")
 
 TRAINER_DEFAULTS = {
     "max_epochs": 1,
@@ -506,8 +511,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command, rest = argv[0], argv[1:]
     try:
         if command in TOOL_COMMANDS:
-            return int(_tool(command)(rest) or 0)
+            with imports_without_gc(from_sys):
+                tool = _tool(command)
+            return int(tool(rest) or 0)
         if command in LIGHTNING_COMMANDS or command.startswith("-"):
+            with imports_without_gc(from_sys):
+                for module in LIGHTNING_COMMAND_IMPORTS:
+                    importlib.import_module(module)
             with run_config_args(argv) as resumed:
                 if from_sys and resumed is not argv:
                     sys.argv[1:] = resumed  # DDP relaunches the other ranks from sys.argv
