@@ -1,10 +1,10 @@
 """Process start: a command's heavy imports without the cyclic garbage collector.
 
-Importing torch, transformers and Lightning creates about 750,000 Python objects (some 290,000 of
+Importing torch, transformers and Lightning creates about 745,000 Python objects (some 290,000 of
 them already garbage in reference cycles). CPython's cyclic collector runs after every 700 net
-allocations and, every tenth and hundredth time, walks the older generations again: about 2 s of
-the 11 s that a fresh ``python -m lit_srl fit`` spends on imports on a 2-core CPU
-(``benchmarks/bench_imports.py``). Every run of a sweep, every SLURM task and every DDP rank pays
+allocations and, every tenth and hundredth time, walks the older generations again: 2.7 s of the
+11.9 s that a fresh ``python -m lit_srl fit`` spends on imports on a 2-core CPU
+(``benchmarks/bench_imports.py``, BENCHMARKS.md). Every run of a sweep, every SLURM task and every DDP rank pays
 it. So ``python -m lit_srl`` imports its command's modules with the collector off, then
 ``gc.freeze()`` moves every object that exists to the permanent generation, which later
 collections skip (the import-time garbage is a few MiB, left to the OS at exit), and turns the
