@@ -23,7 +23,7 @@ from lit_srl.sweep.plan import PlannedRun
 from lit_srl.sweep.runner import SweepRunner
 from lit_srl.sweep.spec import load_sweep
 from support.recorder import read_records
-from support.sweep_helpers import REPO, config, env, tiny_settings, write_sweep
+from support.sweep_helpers import REPO, as_terminal_job, config, env, tiny_settings, write_sweep
 
 pytestmark = pytest.mark.processes
 
@@ -57,7 +57,7 @@ def test_a_dead_runner_leaves_no_fit_running_and_a_rerun_meanwhile_finds_the_run
     # a terminal's job: a session of its own, as an ssh login would have
     runner = subprocess.Popen([sys.executable, "-m", "lit_srl", "sweep", "run", str(path), "--output-dir", str(out),
                                "--no-baseline"], cwd=REPO, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, start_new_session=True)
+                              text=True, start_new_session=True, preexec_fn=as_terminal_job)
     try:
         wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= 2, 300, "two training steps")
         lock = out / "runs" / "long" / ".lock"

@@ -33,7 +33,7 @@ from support.helpers import fit_args, read_scalars
 from support.recorder import read_records
 from support.signal_moment import MOMENTS, parse_moment
 from support.slurm_cluster import cancel, submit, wait_for
-from support.sweep_helpers import env
+from support.sweep_helpers import as_terminal_job, env
 
 #: one worker runs the module, so its straight run (a module fixture) is computed once
 pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("sigterm_preemption")]
@@ -55,14 +55,9 @@ def run_fit(command: list[str], root: Path) -> tuple[int, str]:
     log = root / f"fit{len(list(root.glob('fit*.log')))}.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=root, env=env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                preexec_fn=default_sigint)
+                                preexec_fn=as_terminal_job)
         returncode = proc.wait(timeout=600)
     return returncode, log.read_text(errors="replace")
-
-
-def default_sigint() -> None:
-    """SIGINT as in a terminal's foreground job (a test runner's workers may ignore it)."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def outcome(root: Path) -> dict:

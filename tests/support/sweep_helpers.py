@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,14 @@ def env() -> dict:
         PYTHONPATH=os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
         OMP_NUM_THREADS="1",
     )
+
+
+def as_terminal_job() -> None:
+    """``preexec_fn`` of a command started as a terminal's foreground job: SIGINT and SIGHUP at their
+    defaults. A child inherits ignored signals, and pytest-xdist's workers ignore SIGINT, as does
+    everything under ``nohup make test`` SIGHUP."""
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def sweep_cmd(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
