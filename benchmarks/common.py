@@ -7,8 +7,10 @@ a GPU, and the GPU is named when torch sees one.
 
 from __future__ import annotations
 
+import ast
 import datetime
 import importlib.metadata
+import importlib.util
 import os
 import platform
 import subprocess
@@ -78,16 +80,44 @@ def load_average() -> str:
 
 
 def versions() -> dict[str, str]:
-    """Versions of python and of the distributions in :data:`LIBRARIES` (``absent`` if not
-    installed), read from their installed metadata: importing them all to read ``__version__``
-    took 16 s on the 2-core VM, and a report's header does not need them loaded."""
-    out = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    """Versions of python and of the distributions in :data:`LIBRARIES`, none of them imported:
+    importing them all to read ``__version__`` took 16 s on the 2-core VM, and a report's header
+    does not need them loaded."""
+    return {"python": platform.python_version(), **{name: installed_version(name) for name in LIBRARIES}}
+
+
+def installed_version(name: str) -> str:
+    """The version of distribution ``name`` as its ``__version__`` would say, without importing it.
+
+    In order: the ``__version__`` of the package's ``version.py`` (torch's names the build,
+    ``2.11.0+cu130`` or ``2.13.0+cpu``, where the metadata of a PyPI wheel says ``2.11.0``); the
+    installed metadata; the ``__version__`` of its ``__init__.py`` (a package run from its source
+    tree, not installed: lit_srl on the GPU test machine); else ``absent``.
+    """
+    spec = importlib.util.find_spec(name.replace("-", "_"))  # a top-level name: found, not imported
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    if folder is not None and (build := _assigned_version(folder / "version.py")):
+        return build
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return (folder is not None and _assigned_version(folder / "__init__.py")) or "absent"
+
+
+def _assigned_version(path: Path) -> str | None:
+    """The string literal assigned to ``__version__`` at the top level of ``path`` (None if none)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and target.id == "__version__" and isinstance(value, ast.Constant) \
+                and isinstance(value.value, str):
+            return value.value
+    return None
 
 
 def git_commit() -> str:
