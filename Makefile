@@ -19,7 +19,7 @@ BENCH_ARGS ?=
 SWEEPS ?= minilm_figure1:minilm_figure1_permutation minilm_components:minilm_components_permutation minilm_precision:minilm_precision
 SWEEP_ARGS ?=
 
-.PHONY: install test test-fast quickstart data bench gpu-check gpu-check-smoke gpu-bundle experiment clean
+.PHONY: install test test-fast quickstart data bench gpu-check gpu-check-smoke gpu-bundle gpu-dry-run experiment clean
 
 install:
 	@if $(PYTHON) -c "import torch" 2>/dev/null; then \
@@ -58,7 +58,8 @@ bench:
 # minutes; one summary table, and the gpu-check section of BENCHMARKS.md rewritten
 # (scripts/gpu_check.py). gpu-check-smoke: the same steps at toy sizes on the CPU (CI). gpu-bundle:
 # what the GPU test machine lacks, packed into gpu_bundle/ (scripts/gpu_bundle.py; there: bash
-# scripts/gpu_device.sh).
+# scripts/gpu_device.sh). gpu-dry-run: that device path rehearsed here on the CPU, in a venv with the GPU
+# machine's Python and library releases (scripts/gpu_dry_run.sh; its first install downloads ~4 GB).
 GPU_CHECK_ARGS ?=
 
 gpu-check:
@@ -69,6 +70,9 @@ gpu-check-smoke:
 
 gpu-bundle:
 	LIT_SRL_DATA=$(TEST_DATA) $(PYTHON) scripts/gpu_bundle.py --out gpu_bundle
+
+gpu-dry-run:
+	LIT_SRL_DATA=$(TEST_DATA) PYTHON=$(PYTHON) bash scripts/gpu_dry_run.sh
 
 experiment:
 	@for entry in $(SWEEPS); do \
