@@ -136,20 +136,26 @@ def set_by_files(config: dict, defaults: dict) -> dict:
 
 
 def written_keys(files: tuple[str, ...]) -> set[str]:
-    """Every mapping key the config files write, at any depth."""
+    """Every mapping key the config files write, at any depth, the config-group files they name
+    (``model: model/minilm.yaml``, relative to the naming file) included."""
     found: set[str] = set()
 
-    def walk(node) -> None:
+    def walk(node, folder: Path) -> None:
         if isinstance(node, dict):
             found.update(map(str, node))
             for value in node.values():
-                walk(value)
+                walk(value, folder)
         elif isinstance(node, list):
             for value in node:
-                walk(value)
+                walk(value, folder)
+        elif isinstance(node, str) and node.endswith(".yaml") and (folder / node).is_file():
+            read(folder / node)
+
+    def read(path: Path) -> None:
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")), path.parent)
 
     for name in files:
-        walk(yaml.safe_load((CONFIGS / name).read_text(encoding="utf-8")))
+        read(CONFIGS / name)
     return found
 
 
