@@ -59,7 +59,7 @@ bench:
 # (scripts/gpu_check.py). gpu-check-smoke: the same steps at toy sizes on the CPU (CI). gpu-bundle:
 # what the GPU test machine lacks, packed into gpu_bundle/ (scripts/gpu_bundle.py; there: bash
 # scripts/gpu_device.sh). gpu-dry-run: that device path rehearsed here on the CPU, in a venv with the GPU
-# machine's Python and library releases (scripts/gpu_dry_run.sh; its first install downloads ~4 GB).
+# machine's Python and library releases (scripts/gpu_dry_run.sh; its venv takes 5.5 GB).
 GPU_CHECK_ARGS ?=
 
 gpu-check:
