@@ -13,7 +13,9 @@
 # 3. there: scripts/gpu_device.sh --smoke (the bundle unpacked, every step of make gpu-check at toy
 #    sizes), then the test suite as make gpu-check's tests step runs it (-m "not slurm and not ddp")
 #    from the bundle's site, its data and its MiniLM.
-# Exit status 0 only if both passed; logs and results stay in the printed work folder.
+# Exit status 0 only if both passed. The logs and gpu_check's results stay in the printed work
+# folder; the tree copy and the temporary files (about 2 GB, mostly the tests') are removed at the
+# end unless GPU_DRY_RUN_KEEP=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # the first Python 3.12 that runs (a pyenv shim of a version not selected exists but fails)
@@ -68,4 +70,6 @@ tests=0
     > "$WORK/tests.log" 2>&1 || tests=$?
 echo "tests (not slurm, not ddp): exit $tests: $(tail -1 "$WORK/tests.log") (log $WORK/tests.log)"
 grep -E '^(FAILED|ERROR) ' "$WORK/tests.log" || true
+cd "$WORK"
+[ -n "${GPU_DRY_RUN_KEEP:-}" ] || rm -rf "$WORK/tree" "$WORK/tmp"
 [ "$smoke" -eq 0 ] && [ "$tests" -eq 0 ]
