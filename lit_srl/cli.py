@@ -341,6 +341,28 @@ def _option(argv: Sequence[str], name: str) -> Optional[str]:
     return value
 
 
+def stored_run_config(argv: list[str]) -> tuple[Optional[str], Optional[str]]:
+    """(the config stored in the checkpoint of ``fit --ckpt_path CKPT`` without ``--config``, CKPT);
+    (None, None) where the command gives a config, names no checkpoint file yet (``auto``, ``best``…:
+    resolved later by resolve_resume and Lightning) or the checkpoint stores none."""
+    if not argv or argv[0] != "fit" or _option(argv, "--config") or _option(argv, "-c"):
+        return None, None
+    ckpt = _option(argv, "--ckpt_path")
+    if ckpt is None:
+        return None, None
+    if ckpt == "last":
+        ckpt = str(find_last_checkpoint(_option(argv, "--trainer.default_root_dir") or "."))
+    elif ckpt in ("auto", "best", "hpc", "registry") and not Path(ckpt).exists():
+        return None, None
+    from lit_srl.checkpoint import check_record, load_weights_only
+
+    # weights_only: nothing pickled in the file runs; missing/corrupt/refused → one-line LitSrlError
+    loaded = load_weights_only(ckpt, map_location="cpu", mmap=None)
+    check_record(loaded, ckpt)
+    stored = loaded.get("lit_srl_run_config") if isinstance(loaded, dict) else None
+    return (stored, ckpt) if stored else (None, None)
+
+
 @contextlib.contextmanager
 def run_config_args(argv: list[str]) -> Iterator[list[str]]:
     """``fit --ckpt_path CKPT`` without ``--config``: resume with the config stored in CKPT.
@@ -353,25 +375,8 @@ def run_config_args(argv: list[str]) -> Iterator[list[str]]:
     """
     import tempfile
 
-    if not argv or argv[0] != "fit" or _option(argv, "--config") or _option(argv, "-c"):
-        yield argv
-        return
-    ckpt = _option(argv, "--ckpt_path")
-    if ckpt is None:
-        yield argv
-        return
-    if ckpt == "last":
-        ckpt = str(find_last_checkpoint(_option(argv, "--trainer.default_root_dir") or "."))
-    elif ckpt in ("auto", "best", "hpc", "registry") and not Path(ckpt).exists():
-        yield argv  # resolved later (resolve_resume, Lightning)
-        return
-    from lit_srl.checkpoint import check_record, load_weights_only
-
-    # weights_only: nothing pickled in the file runs; missing/corrupt/refused → one-line LitSrlError
-    loaded = load_weights_only(ckpt, map_location="cpu", mmap=None)
-    check_record(loaded, ckpt)
-    stored = loaded.get("lit_srl_run_config") if isinstance(loaded, dict) else None
-    if not stored:
+    stored, ckpt = stored_run_config(argv)
+    if stored is None:
         yield argv
         return
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="lit_srl_resume_", delete=False) as f:
