@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,23 +11,14 @@ import torch
 
 from support.helpers import fit_args, read_scalars, run_cli
 from support.recorder import read_records
+from support.sweep_helpers import env
 
 #: one worker runs the module, so the uninterrupted run (a module fixture) is computed once
 pytestmark = [pytest.mark.processes, pytest.mark.xdist_group("resume")]
 
-TESTS = os.path.dirname(os.path.abspath(__file__))
-
 
 def run_fit(args: list[str], cwd, **environ: str) -> subprocess.CompletedProcess:
-    env = dict(
-        os.environ,
-        TOKENIZERS_PARALLELISM="false",
-        PYTHONWARNINGS="ignore",
-        PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]),
-        OMP_NUM_THREADS="1",
-        **environ,
-    )
-    return subprocess.run([sys.executable, "-m", "lit_srl", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "lit_srl", *args], cwd=cwd, env={**env(), **environ},
                           capture_output=True, text=True, timeout=600)
 
 
