@@ -43,6 +43,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -478,6 +479,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp:
         work = out / "work"
         work.mkdir(exist_ok=True)
+        # the sweep step measures runs started now: a finished one left by an earlier check would be
+        # skipped (and one of other settings refused); the folder is this script's own scratch
+        shutil.rmtree(work / "sweep", ignore_errors=True)
         if args.smoke:
             from common import build_random_bert
 
