@@ -1,7 +1,7 @@
 """``python -m lit_srl sweep plan|run|slurm|report``: experiments as sweeps of ordinary fits.
 
     python -m lit_srl sweep plan   SWEEP.yaml --output-dir DIR          # the runs and their fit commands
-    python -m lit_srl sweep run    SWEEP.yaml --output-dir DIR [--jobs K [--runs-per-gpu N]] [--only NAMES] [--keep-last]
+    python -m lit_srl sweep run    SWEEP.yaml --output-dir DIR [--jobs K [--runs-per-gpu N]] [--only NAMES] [--keep-last] [--cold-start]
     python -m lit_srl sweep slurm  SWEEP.yaml --output-dir DIR [--only NAMES] [--max-parallel K] [--runs-per-gpu N] [--partition P --time 12:00:00 …]
     python -m lit_srl sweep task   DIR NAME                             # one array task: a run of the frozen plan
     python -m lit_srl sweep report DIR [--output RESULTS.md]
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="comma-separated run names or shell patterns ('*_seed1', 'baseline'); default all")
     run.add_argument("--keep-last", action="store_true", help="keep last.ckpt (optimizer state) of finished runs")
     run.add_argument("--no-baseline", action="store_true", help="do not score the untrained backbone")
+    run.add_argument("--cold-start", action="store_true",
+                     help="start each run's process only when its run starts (default: the slot's next process "
+                          "imports torch, transformers and Lightning while the current run trains)")
     slurm = sub.add_parser("slurm", help="write an sbatch job-array script, one array task per run",
                            allow_abbrev=False, epilog=pass_through_help())
     sweep_args(slurm)
@@ -172,5 +175,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from lit_srl.sweep.runner import SweepRunner
 
     runner = SweepRunner(planned, Path(args.output_dir), jobs=args.jobs, keep_last=args.keep_last,
-                         runs_per_gpu=args.runs_per_gpu)
+                         runs_per_gpu=args.runs_per_gpu, warm_start=not args.cold_start)
     return runner.run(select(planned, args.only), baseline=not args.no_baseline)

@@ -19,8 +19,13 @@
   writes ``last.ckpt`` and exits (:class:`lit_srl.callbacks.LastCheckpoint`); the runner waits for them.
 * Slot k of ``--jobs K`` sees its own GPUs, ``--runs-per-gpu N`` slots sharing one; the cores are
   split between the slots (:mod:`lit_srl.sweep.placement`). Too few GPUs: refused before any run.
-* Per-run overhead: the wall time of a finished run's process outside its fit and test (start-up,
-  teardown, exit) plus the checkpoint slimming, recorded in its ``result.json`` (``runner``) and
+* Warm start (default; ``--cold-start`` turns it off): while a slot's run trains, the slot's next
+  process is already importing torch, transformers and Lightning, and takes the next run when it
+  comes (:mod:`lit_srl.sweep.standby`), so those seconds leave each run's overhead. Not inside a
+  SLURM job.
+* Per-run overhead: the wall time of a finished run's process from the moment the run was handed to
+  it (started cold, or given to a warm standby) outside its fit and test (start-up left, set-up,
+  teardown, exit), plus the checkpoint slimming; recorded in its ``result.json`` (``runner``) and
   summarised at the end.
 * Inside a SLURM job the fit runs under ``srun``, one task per device, as Lightning's SLURM
   environment expects; SLURM's ``--signal`` then reaches it.
@@ -39,6 +44,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Optional
 
@@ -47,6 +53,7 @@ from lit_srl.run_lock import BUSY_EXIT, FolderBusy, RunLock
 from lit_srl.sweep.placement import Slot, place_slots, visible_gpus
 from lit_srl.sweep.plan import BASELINE, FAILURE_NAME, LOG_NAME, PlannedRun, baseline_args, baseline_path
 from lit_srl.sweep.record import write_json
+from lit_srl.sweep.standby import Standby
 from lit_srl.sweep.tether import tethered_env
 
 log = logging.getLogger("lit_srl")
@@ -102,16 +109,18 @@ def tidy_finished(planned: PlannedRun, keep_last: bool) -> None:
                 path.unlink()
 
 
-def record_overhead(planned: PlannedRun, wall: float, tidy_seconds: float) -> Optional[float]:
-    """Add ``runner`` to the run's ``result.json``: its process's wall time, the slimming time and
-    the overhead = both minus the fit, test and transfer time the run measured itself (seconds)."""
+def record_overhead(planned: PlannedRun, wall: float, tidy_seconds: float, warm: bool) -> Optional[float]:
+    """Add ``runner`` to the run's ``result.json``: its process's wall time (from the hand-over),
+    the slimming time, whether it started warm, and the overhead = wall + slimming minus the fit,
+    test and transfer time the run measured itself (seconds)."""
     record = json.loads(planned.result_path.read_text(encoding="utf-8"))
     train = record.get("train") or {}
     inside = [train.get(key) for key in ("fit_seconds", "test_seconds", "transfer_seconds")]
     overhead = None
     if train.get("fit_seconds") is not None and train.get("test_seconds") is not None:
         overhead = wall + tidy_seconds - sum(v for v in inside if v is not None)
-    record["runner"] = {"wall_seconds": wall, "tidy_seconds": tidy_seconds, "overhead_seconds": overhead}
+    record["runner"] = {"wall_seconds": wall, "tidy_seconds": tidy_seconds, "overhead_seconds": overhead,
+                        "warm_start": warm}
     write_json(planned.result_path, record)
     return overhead
 
@@ -120,7 +129,7 @@ class SweepRunner:
     """Runs planned runs (and their baselines) with ``jobs`` slots; see the module docstring."""
 
     def __init__(self, planned: list[PlannedRun], output_dir: Path, jobs: int = 1, keep_last: bool = False,
-                 python: str = sys.executable, runs_per_gpu: int = 1) -> None:
+                 python: str = sys.executable, runs_per_gpu: int = 1, warm_start: bool = True) -> None:
         if jobs < 1:
             raise LitSrlError(f"--jobs must be at least 1, got {jobs}")
         self.planned = planned
@@ -129,10 +138,14 @@ class SweepRunner:
         self.runs_per_gpu = runs_per_gpu
         self.keep_last = keep_last
         self.python = python
+        self.warm_start = warm_start and not in_slurm_job()
         self.status: dict[str, str] = {}
-        self.overheads: dict[str, float] = {}
+        self.overheads: dict[str, tuple[float, bool]] = {}  # run → (seconds outside fit and test, warm start)
         self._slots: list[Slot] = []
         self._children: set[subprocess.Popen] = set()
+        self._standbys: dict[int, Standby] = {}  # slot → its next process, importing ahead
+        self._spawner: Optional[ThreadPoolExecutor] = None  # the thread that starts standbys
+        self._queue: list[tuple[str, object]] = []
         self._lock = threading.Lock()
         self._stopping = False
         self._signal: Optional[int] = None
@@ -156,17 +169,26 @@ class SweepRunner:
             return env  # SLURM gives each task its devices and ends them with the job
         return tethered_env(self._slots[slot].env(env, devices))
 
-    def _execute(self, args: list[str], folder: Path, env: dict, prefix: list[str]) -> tuple[int, float]:
+    def _execute(self, args: list[str], folder: Path, env: dict, prefix: list[str],
+                 slot: int) -> tuple[int, float, bool]:
+        """Run ``python -m lit_srl ARGS`` for a task of ``slot``: its exit status, wall time and
+        whether it started warm."""
         folder.mkdir(parents=True, exist_ok=True)
         cmd = [*prefix, self.python, "-m", "lit_srl", *args]
         start = time.time()
         with open(folder / LOG_NAME, "a", encoding="utf-8") as out:
             out.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
             out.flush()
-            # a session of its own: Ctrl-C reaches the runner, which asks each fit to stop cleanly
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            proc = self._warm_process(slot, args, folder / LOG_NAME, env) if not prefix else None
+            warm = proc is not None
+            if proc is None:
+                # a session of its own: Ctrl-C reaches the runner, which asks each fit to stop cleanly
+                proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
             with self._lock:
                 self._children.add(proc)
+                if self._stopping:  # stop() ran between the start and now: it did not see this one
+                    proc.send_signal(signal.SIGTERM)
+                self._prepare_standby(slot, env, prefix)
             try:
                 returncode = proc.wait()
             finally:
@@ -174,8 +196,42 @@ class SweepRunner:
                     self._children.discard(proc)
         wall = time.time() - start
         with open(folder / ATTEMPTS_NAME, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"start": start, "wall_seconds": wall, "returncode": returncode, "args": args}) + "\n")
-        return returncode, wall
+            f.write(json.dumps({"start": start, "wall_seconds": wall, "returncode": returncode, "args": args,
+                                "warm_start": warm}) + "\n")
+        return returncode, wall, warm
+
+    def _warm_process(self, slot: int, args: list[str], log_path: Path, env: dict) -> Optional[subprocess.Popen]:
+        """A standby of ``env``, now running ``args``: the slot's own, else another slot's (the
+        next task goes to whichever slot is free first); None when there is none."""
+        with self._lock:
+            own = self._standbys.pop(slot, None)
+            if own is not None and own.env != env:
+                unfit, own = own, None
+            else:
+                unfit = None
+            if own is None:
+                other = next((k for k, standby in self._standbys.items() if standby.env == env), None)
+                own = self._standbys.pop(other) if other is not None else None
+        if unfit is not None:
+            unfit.end()
+        return own.take(args, log_path, env) if own else None
+
+    def _prepare_standby(self, slot: int, env: dict, prefix: list[str]) -> None:
+        """Start the slot's next process (under the lock), if tasks wait that it could take: it
+        imports while this one runs. The next task usually needs the same ``env``."""
+        if (self.warm_start and self._spawner is not None and not prefix and not self._stopping
+                and len(self._queue) > len(self._standbys)):
+            # Started from one thread that outlives every slot's: the kernel's tether (parent-death
+            # signal) follows the thread that started a process, and another slot may take this one.
+            self._standbys[slot] = self._spawner.submit(Standby, self.python, env).result()
+
+    def _end_standbys(self, slot: Optional[int] = None) -> None:
+        """End the standby of ``slot`` (default: of every slot)."""
+        with self._lock:
+            slots = list(self._standbys) if slot is None else [slot]
+            standbys = [self._standbys.pop(k) for k in slots if k in self._standbys]
+        for standby in standbys:
+            standby.end()
 
     def stop(self, signum=None, frame=None) -> None:
         """Ask every running fit to checkpoint and stop (SIGTERM); start nothing new."""
@@ -188,6 +244,7 @@ class SweepRunner:
             for proc in self._children:
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
+        self._end_standbys()
 
     # ------------------------------------------------------------------ tasks
     def run_baseline(self, path: Path, config: dict, slot: int) -> str:
@@ -199,8 +256,8 @@ class SweepRunner:
         try:
             if path.is_file():
                 return "finished"
-            returncode, _ = self._execute(baseline_args(self.output_dir, config), path.parent / path.stem,
-                                          self._env(slot, 1), [])
+            returncode, _, _ = self._execute(baseline_args(self.output_dir, config), path.parent / path.stem,
+                                             self._env(slot, 1), [], slot)
             return "finished" if returncode == 0 and path.is_file() else "failed"
         finally:
             lock.release()
@@ -216,21 +273,21 @@ class SweepRunner:
         if planned.result_path.is_file():
             return "finished"
         log.info("%s: start  %s", planned.name, planned.command())
-        returncode, wall = self._execute(
+        returncode, wall, warm = self._execute(
             planned.fit_args(), planned.folder, self._env(slot, planned.devices()),
-            launcher(planned.devices(), planned.num_nodes()),
+            launcher(planned.devices(), planned.num_nodes()), slot,
         )
         failure = planned.folder / FAILURE_NAME
         if returncode == 0 and planned.result_path.is_file():
             start = time.perf_counter()
             tidy_finished(planned, self.keep_last)
-            overhead = record_overhead(planned, wall, time.perf_counter() - start)
+            overhead = record_overhead(planned, wall, time.perf_counter() - start, warm)
             if overhead is not None:
-                self.overheads[planned.name] = overhead
+                self.overheads[planned.name] = (overhead, warm)
             if failure.exists():
                 failure.unlink()
-            log.info("%s: finished in %.0f s (%s s outside fit and test)", planned.name, wall,
-                     "?" if overhead is None else f"{overhead:.1f}")
+            log.info("%s: finished in %.0f s (%s s outside fit and test%s)", planned.name, wall,
+                     "?" if overhead is None else f"{overhead:.1f}", ", warm start" if warm else "")
             return "finished"
         if returncode == BUSY_EXIT:  # another fit took the folder between the probe and the start
             log.info("%s: busy (its fit is running: %s)", planned.name, lock.holder())
@@ -290,14 +347,14 @@ class SweepRunner:
         return self.summarise(tasks)
 
     def _run_tasks(self, tasks: list[tuple[str, object]]) -> None:
-        queue = list(tasks)
+        self._queue = list(tasks)
 
         def worker(slot: int) -> None:
             while not self._stopping:
                 with self._lock:
-                    if not queue:
-                        return
-                    name, task = queue.pop(0)
+                    if not self._queue:
+                        break
+                    name, task = self._queue.pop(0)
                 try:
                     if isinstance(task, PlannedRun):
                         state = self.run_one(task, slot)
@@ -307,8 +364,10 @@ class SweepRunner:
                     log.error("%s: %s", name, exc)
                     state = "failed"
                 self.status[name] = state
+            self._end_standbys(slot)  # nothing left for it
 
         previous = self._signals()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="standby")
         try:
             threads = [threading.Thread(target=worker, args=(slot,), daemon=True) for slot in range(self.jobs)]
             for thread in threads:
@@ -317,6 +376,9 @@ class SweepRunner:
                 while thread.is_alive():
                     thread.join(0.5)
         finally:
+            self._end_standbys()
+            self._spawner.shutdown()
+            self._spawner = None
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -328,10 +390,12 @@ class SweepRunner:
         for state in self.status.values():
             counts[state] = counts.get(state, 0) + 1
         log.info("sweep: %s", ", ".join(f"{n} {state}" for state, n in sorted(counts.items())))
-        if self.overheads:
-            values = list(self.overheads.values())
-            log.info("per-run overhead (wall time outside fit and test): mean %.1f s, max %.1f s over %d run(s)",
-                     sum(values) / len(values), max(values), len(values))
+        for warm in (True, False):
+            values = [seconds for seconds, started_warm in self.overheads.values() if started_warm is warm]
+            if values:
+                log.info("per-run overhead (wall time outside fit and test), started %s: mean %.1f s, max %.1f s "
+                         "over %d run(s)", "warm" if warm else "cold", sum(values) / len(values), max(values),
+                         len(values))
         for name, state in self.status.items():
             if state != "finished":
                 log.info("  %s: %s", name, state)

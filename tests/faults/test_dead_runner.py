@@ -4,7 +4,8 @@ session it ran in dropped) or SIGKILL (``kill -9``, the OOM killer).
 What must survive: every step the fit finished — its ``last.ckpt`` is at the step it was in, so
 the rerun resumes without losing one — and the rule of one fit per run: the fit does not go on
 without its runner, and while it is still alive (finishing its step, saving) a rerun reports the
-run busy and starts nothing.
+run busy and starts nothing. The warm standby waiting for the next run ends with the runner too,
+having started nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def children(pid: int) -> set[int]:
+    return {int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()}
+
+
 def wait_for(condition, timeout: float, what: str) -> None:
     deadline = time.time() + timeout
     while not condition():
@@ -52,7 +58,7 @@ def test_a_dead_runner_leaves_no_fit_running_and_a_rerun_meanwhile_finds_the_run
         "configs": [config("quickstart.yaml"), config("loss/infonce.yaml")],
         "set": {**tiny_settings(tiny_bert, steps=40, val_every=40), "trainer.callbacks+": "support.slow_steps.SlowRecorder",
                 "trainer.callbacks.path": str(log), "trainer.callbacks.seconds": 1.0},
-        "runs": [{"name": "long"}],
+        "runs": [{"name": "long"}, {"name": "next"}],
     })
     # a terminal's job: a session of its own, as an ssh login would have
     runner = subprocess.Popen([sys.executable, "-m", "lit_srl", "sweep", "run", str(path), "--output-dir", str(out),
@@ -63,15 +69,18 @@ def test_a_dead_runner_leaves_no_fit_running_and_a_rerun_meanwhile_finds_the_run
         lock = out / "runs" / "long" / ".lock"
         fit = int(lock.read_text().split("@")[0])  # the fit itself holds its run's lock
         assert fit != runner.pid and alive(fit)
+        wait_for(lambda: len(children(runner.pid) - {fit}) == 1, 30, "the standby for the next run")
+        (standby,) = children(runner.pid) - {fit}
 
         runner.send_signal(getattr(signal, death))
         if death == "SIGKILL":
             runner.wait(30)
-        (run,) = load_sweep(path).runs
+        run = next(run for run in load_sweep(path).runs if run.name == "long")
         rerun = SweepRunner([PlannedRun(run, out / "runs" / "long", {})], out, python="/bin/false")
         assert rerun.run_one(rerun.planned[0], 0) == "busy"  # the fit is still finishing its step
 
         wait_for(lambda: not alive(fit), 120, f"the fit (pid {fit}) to end without its runner")
+        wait_for(lambda: not alive(standby), 60, f"the standby (pid {standby}) to end without its runner")
         output, _ = runner.communicate(timeout=120)
     finally:
         if runner.poll() is None:
@@ -84,3 +93,4 @@ def test_a_dead_runner_leaves_no_fit_running_and_a_rerun_meanwhile_finds_the_run
     assert not (out / "runs" / "long" / "failure.json").exists()
     starts = [line for line in (out / "runs" / "long" / "fit.log").read_text().splitlines() if line.startswith("# ")]
     assert len(starts) == 1, starts  # the rerun started nothing
+    assert not (out / "runs" / "next" / "fit.log").exists()  # nor did the standby

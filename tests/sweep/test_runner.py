@@ -11,9 +11,12 @@ import io
 import json
 import logging
 import os
+import re
+import signal
 import stat
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -24,24 +27,35 @@ from lit_srl.run_lock import BUSY_EXIT, RunLock
 from lit_srl.sweep.plan import make_plan
 from lit_srl.sweep.runner import SweepRunner
 from lit_srl.sweep.spec import load_sweep
+from lit_srl.sweep.standby import STANDBY, Standby
 from support.helpers import fit_args
 from support.sweep_helpers import attempts, config, tiny_settings, write_sweep
 
 FAKE_FIT = '''#!{python}
 """Stand-in for `python -m lit_srl fit ... --result=PATH`: records its start, then (FAKE_PEERS)
-waits until that many fits have started, exits FAKE_EXIT, writing result.json on 0."""
+waits until that many fits have started (FAKE_GO: until that file exists; FAKE_HOLD: only the run of
+that name waits for it), exits FAKE_EXIT, writing result.json on 0. Started as a
+standby (LIT_SRL_STANDBY=1, no arguments) it takes its arguments from the runner's order first."""
 import json, os, sys, time
 args = sys.argv[3:]
+warm = os.environ.get("LIT_SRL_STANDBY") == "1"
+if warm:
+    line = sys.stdin.readline()
+    if not line.strip():
+        sys.exit(0)
+    args = json.loads(line)["argv"]
 result = next(a.split("=", 1)[1] for a in args if a.startswith("--result="))
+run = os.path.basename(os.path.dirname(result))
 starts = os.environ["FAKE_STARTS"]
 with open(starts, "a") as f:
-    f.write(json.dumps({{"run": os.path.basename(os.path.dirname(result)),
+    f.write(json.dumps({{"run": run,
                          "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                         "runner": os.environ.get("LIT_SRL_RUNNER_PID")}}) + "\\n")
+                         "runner": os.environ.get("LIT_SRL_RUNNER_PID"), "warm": warm}}) + "\\n")
 deadline = time.time() + 60
 while time.time() < deadline and (
         len(open(starts).read().splitlines()) < int(os.environ.get("FAKE_PEERS", "0"))
-        or (os.environ.get("FAKE_GO") and not os.path.exists(os.environ["FAKE_GO"]))):
+        or (os.environ.get("FAKE_GO") and os.environ.get("FAKE_HOLD", run) == run
+            and not os.path.exists(os.environ["FAKE_GO"]))):
     time.sleep(0.05)
 code = int(os.environ.get("FAKE_EXIT", "0"))
 if code == 0:
@@ -120,7 +134,7 @@ def test_runs_per_gpu_runs_two_fits_at_once_on_one_gpu_and_records_their_overhea
         # the stand-in measured no fit or test time: all of its wall time is overhead
         assert record["overhead_seconds"] == pytest.approx(record["wall_seconds"] + record["tidy_seconds"])
         assert record["wall_seconds"] == pytest.approx(attempts(tmp_path / "out", p.name)[0]["wall_seconds"])
-    assert "per-run overhead (wall time outside fit and test): mean" in sweep_log.getvalue()
+    assert "per-run overhead (wall time outside fit and test), started cold: mean" in sweep_log.getvalue()
 
 
 def test_a_fit_that_loses_the_race_for_its_folder_leaves_the_run_busy_not_failed(tmp_path, tiny_bert, fake_fit,
@@ -186,3 +200,147 @@ def test_the_end_of_a_fit_with_a_loader_worker_is_far_under_torchs_5_s_worker_wa
     assert record["train"]["end_of_fit_seconds"] < record["train"]["fit_seconds"]
     if not torch.cuda.is_available():
         assert record["gpu"] is None  # no made-up numbers on a CPU
+
+
+def three_runs(tmp_path, tiny_bert, grid: dict):
+    path = write_sweep(tmp_path / "s.yaml", {"configs": [config("quickstart.yaml")], "set": tiny_settings(tiny_bert),
+                                             "grid": grid})
+    return make_plan(load_sweep(path), tmp_path / "out")
+
+
+def test_each_run_after_a_slots_first_starts_warm_in_the_process_that_imported_while_the_one_before_ran(
+        tmp_path, tiny_bert, fake_fit, monkeypatch, sweep_log):
+    planned = three_runs(tmp_path, tiny_bert, {"seed_everything": [1, 2, 3]})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    runner = SweepRunner(planned, tmp_path / "out", python=fake_fit)
+    assert runner.run(baseline=False) == 0
+    assert [(s["run"], s["gpus"], s["warm"]) for s in starts(tmp_path)] == [
+        ("seed1", "0", False), ("seed2", "0", True), ("seed3", "0", True)]
+    assert {s["runner"] for s in starts(tmp_path)} == {str(os.getpid())}  # a standby is tethered too
+    for p, warm in zip(planned, (False, True, True)):
+        assert [a["warm_start"] for a in attempts(tmp_path / "out", p.name)] == [warm]
+        assert json.loads(p.result_path.read_text())["runner"]["warm_start"] is warm
+    assert runner._standbys == {}  # none started for a run that does not exist
+    assert re.search(r"seed2: finished in \d+ s \([\d.]+ s outside fit and test, warm start\)", sweep_log.getvalue())
+    assert re.search(r"seed1: finished in \d+ s \([\d.]+ s outside fit and test\)", sweep_log.getvalue())
+    assert re.search(r"started warm: mean [\d.]+ s, max [\d.]+ s over 2 run\(s\)", sweep_log.getvalue())
+    assert re.search(r"started cold: mean [\d.]+ s, max [\d.]+ s over 1 run\(s\)", sweep_log.getvalue())
+
+
+def test_the_slot_free_first_takes_the_standby_another_slot_started(tmp_path, tiny_bert, fake_fit, monkeypatch):
+    planned = three_runs(tmp_path, tiny_bert, {"seed_everything": [1, 2, 3]})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # both slots on GPU 0: one environment
+    go = tmp_path / "go"
+    monkeypatch.setenv("FAKE_GO", str(go))
+    monkeypatch.setenv("FAKE_HOLD", "seed1")  # seed1 runs until seed3 has started
+    runner = SweepRunner(planned, tmp_path / "out", jobs=2, runs_per_gpu=2, python=fake_fit)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(runner.run(baseline=False)))
+    thread.start()
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(starts(tmp_path)) < 3:
+            thread.join(0.05)
+    finally:
+        go.touch()
+        thread.join(60)
+    assert codes == [0]
+    assert {s["run"]: s["warm"] for s in starts(tmp_path)} == {"seed1": False, "seed2": False, "seed3": True}
+
+
+def test_a_slot_whose_standby_has_another_environment_ends_it_and_takes_another_slots_of_its_own(tmp_path):
+    class Idle:  # a stand-in standby: what it was given, whether it was ended
+        def __init__(self, gpus: str) -> None:
+            self.env, self.given, self.ended = {"CUDA_VISIBLE_DEVICES": gpus}, None, False
+
+        def take(self, argv, log, env):
+            self.given = argv
+            return "its process"
+
+        def end(self) -> None:
+            self.ended = True
+
+    runner = SweepRunner([], tmp_path / "out")
+    own, other = Idle("1"), Idle("0")
+    runner._standbys = {0: other, 1: own}
+    assert runner._warm_process(1, ["fit"], tmp_path / "fit.log", {"CUDA_VISIBLE_DEVICES": "0"}) == "its process"
+    assert own.ended and own.given is None and other.given == ["fit"] and runner._standbys == {}
+    assert runner._warm_process(0, ["fit"], tmp_path / "fit.log", {"CUDA_VISIBLE_DEVICES": "0"}) is None
+
+
+def test_cold_start_starts_every_run_in_a_process_of_its_own(tmp_path, tiny_bert, fake_fit):
+    planned = three_runs(tmp_path, tiny_bert, {"seed_everything": [1, 2, 3]})
+    assert SweepRunner(planned, tmp_path / "out", python=fake_fit, warm_start=False).run(baseline=False) == 0
+    assert [s["warm"] for s in starts(tmp_path)] == [False, False, False]
+
+
+def test_a_run_needing_other_gpus_than_the_standby_got_starts_cold_and_the_standby_ends(
+        tmp_path, tiny_bert, fake_fit, monkeypatch):
+    planned = three_runs(tmp_path, tiny_bert, {"trainer.devices": [1, 2]})
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    ended, end = [], Standby.end
+    monkeypatch.setattr(Standby, "end", lambda self: ended.append(self.process.pid) or end(self))
+    assert SweepRunner(planned, tmp_path / "out", python=fake_fit).run(baseline=False) == 0
+    assert [(s["gpus"], s["warm"]) for s in starts(tmp_path)] == [("0", False), ("0,1", False)]
+    assert len(ended) == 1
+
+
+def test_stopping_the_runner_ends_the_standby_with_the_running_fit(tmp_path, tiny_bert, fake_fit, monkeypatch):
+    planned = three_runs(tmp_path, tiny_bert, {"seed_everything": [1, 2]})
+    monkeypatch.setenv("FAKE_GO", str(tmp_path / "never"))  # the first fit waits until stopped
+    runner = SweepRunner(planned, tmp_path / "out", python=fake_fit)
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(runner.run(baseline=False)))
+    thread.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and not (starts(tmp_path) and runner._standbys):
+        time.sleep(0.05)
+    (standby,) = runner._standbys.values()
+    runner.stop(signal.SIGTERM)
+    thread.join(60)
+    assert codes == [128 + signal.SIGTERM] and runner.status == {"seed1": "stopped", "seed2": "not started"}
+    assert standby.process.returncode is not None and runner._standbys == {}
+    assert [s["run"] for s in starts(tmp_path)] == ["seed1"]
+
+
+@pytest.mark.processes
+def test_a_standby_becomes_the_command_it_is_given_with_its_early_output_first_in_the_log(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("print('printed before the run was known')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+    standby = Standby(sys.executable, env)
+    log = tmp_path / "run.log"
+    try:
+        process = standby.take(["no-such-command"], log, env)
+        assert process is standby.process and process.wait(120) == 2  # the command's exit status
+    finally:
+        standby.end()  # (a no-op unless the test failed with it alive)
+    lines = log.read_text().splitlines()
+    assert lines[0] == "printed before the run was known"
+    assert lines[1].startswith("error: unknown command 'no-such-command'; valid commands: fit, ")
+
+
+@pytest.mark.processes
+def test_a_standby_offered_another_environment_ends_and_one_at_end_of_input_runs_nothing(tmp_path):
+    env = dict(os.environ)
+    offered, idle = Standby(sys.executable, env), Standby(sys.executable, env)
+    try:
+        assert offered.take(["--help"], tmp_path / "a.log", {**env, "CUDA_VISIBLE_DEVICES": "1"}) is None
+        assert offered.process.returncode is not None and not (tmp_path / "a.log").exists()
+        idle.process.stdin.close()
+        assert idle.process.wait(120) == 0
+    finally:
+        offered.end(), idle.end()  # (no-ops unless the test failed with them alive)
+
+
+@pytest.mark.processes
+def test_a_standby_given_a_malformed_order_stops_with_one_line():
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "lit_srl"], input=b"fit --config x.yaml\n", capture_output=True,
+                          env={**os.environ, STANDBY: "1", "PYTHONWARNINGS": "ignore"}, timeout=120)
+    err = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr
+    assert err[0].startswith("error: LIT_SRL_STANDBY=1 makes python -m lit_srl wait for sweep run's order")
+    assert err[0].endswith("got b'fit --config x.yaml\\n'")

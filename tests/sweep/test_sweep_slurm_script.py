@@ -44,11 +44,11 @@ def test_an_array_task_runs_its_frozen_entry_without_resolving_or_touching_other
 
     executed = []
 
-    def fake_fit(self, args, folder, env, prefix):  # records the command, writes what the fit or eval would
+    def fake_fit(self, args, folder, env, prefix, slot):  # records the command, writes what the fit or eval would
         executed.append(args)
         written = folder / "result.json" if args[0] == "fit" else Path(args[args.index("--output") + 1])
         written.write_text("{}")
-        return 0, 0.0
+        return 0, 0.0, False
 
     monkeypatch.setattr(lit_srl.cli, "resolve_fit_config", refuse)
     monkeypatch.setattr(SweepRunner, "_execute", fake_fit)
