@@ -176,9 +176,10 @@ def table(sweep: SweepResults) -> list[str]:
     return lines
 
 
-def overhead(sweep: SweepResults) -> Optional[str]:
-    """How much of the runs' wall time the runner spent outside fit and test."""
-    walls, inside = [], []
+def run_times(sweep: SweepResults) -> list[tuple[float, float, bool]]:
+    """(wall s from the hand-over, fit + test s, started warm) of each finished run of one attempt
+    (a resumed run's ``fit_seconds`` cover its last attempt only)."""
+    times = []
     for run in sweep.runs:
         result = sweep.results.get(run["name"])
         attempts = sweep.folder / "runs" / run["name"] / "attempts.jsonl"
@@ -187,15 +188,32 @@ def overhead(sweep: SweepResults) -> Optional[str]:
         records = [json.loads(line) for line in attempts.read_text(encoding="utf-8").splitlines() if line.strip()]
         train = result.get("train") or {}
         if len(records) != 1 or train.get("fit_seconds") is None or train.get("test_seconds") is None:
-            continue  # resumed runs: fit_seconds covers the last attempt only
-        walls.append(records[0]["wall_seconds"])
-        inside.append(train["fit_seconds"] + train["test_seconds"])
-    if not walls:
+            continue
+        times.append((records[0]["wall_seconds"], train["fit_seconds"] + train["test_seconds"],
+                      bool(records[0].get("warm_start"))))
+    return times
+
+
+def mean_outside(times: list[tuple[float, float, bool]], warm: bool) -> tuple[Optional[float], int]:
+    """The mean seconds outside fit and test of the runs started warm (or cold), and their count."""
+    outside = [wall - inside for wall, inside, started_warm in times if started_warm is warm]
+    return (sum(outside) / len(outside) if outside else None), len(outside)
+
+
+def overhead(sweep: SweepResults) -> Optional[str]:
+    """How much of the runs' wall time the runner spent outside fit and test, warm and cold starts apart."""
+    times = run_times(sweep)
+    if not times:
         return None
-    outside = [w - i for w, i in zip(walls, inside)]
-    return (f"runner overhead (runs of one attempt, n = {len(walls)}): {sum(outside) / len(outside):.1f} s per run "
-            f"outside fit and test (process start, imports, model and data set-up); fit + test = "
-            f"{100 * sum(inside) / sum(walls):.1f}% of the runs' wall time")
+    parts = []
+    for warm in (True, False):
+        mean, n = mean_outside(times, warm)
+        if mean is not None:
+            parts.append(f"{mean:.1f} s per run started {'warm' if warm else 'cold'} (n = {n})")
+    walls, inside = sum(t[0] for t in times), sum(t[1] for t in times)
+    return (f"runner overhead outside fit and test (process start, imports, model and data set-up; a warm start "
+            f"imported while the run before it trained): {'; '.join(parts)}; fit + test = "
+            f"{100 * inside / walls:.1f}% of the runs' wall time")
 
 
 def objectives_figure(sweep: SweepResults, path: Path) -> Optional[Path]:

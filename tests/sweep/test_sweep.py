@@ -120,6 +120,13 @@ def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp
     assert failure["returncode"] == -9
     assert (out / "runs" / "plain" / "result.json").is_file()
     assert (out / "baselines").is_dir() and list((out / "baselines").glob("*.json"))
+    # the baseline's eval started cold; each run after it was handed to a process that had imported
+    # while the one before ran (warm start): its log has what that process printed, then the fit's
+    assert [a["warm_start"] for a in attempts(out, "crash") + attempts(out, "plain")] == [True, True]
+    assert result(out, "plain")["runner"]["warm_start"] is True
+    plain_log = (out / "runs" / "plain" / "fit.log").read_text().splitlines()
+    assert plain_log[1].startswith("# ") and " -m lit_srl fit --config " in plain_log[1]
+    assert plain_log[2] == "Seed set to 2" and "`Trainer.fit` stopped: `max_steps=6` reached." in plain_log
 
     # the crash also left a truncated last.ckpt: the rerun warns and resumes from the newest
     # readable checkpoint (the best one, of step 3)
@@ -366,3 +373,19 @@ def test_report_compares_a_sweep_run_again_in_a_second_folder_with_the_seed_spre
     assert "| infonce | 72.00 ± 1.41 | 73.00 ± 1.41 | +1.00 | 1.41 | 2 |" in text
     assert "| mpt | 70.10 ± 0.14 | 75.20 ± 0.28 | +5.10 | 0.28 | 2 |" in text
     assert "mean Δ over 2 groups +3.05 (from +1.00 to +5.10); 1 of 2 groups moved by more than their seed std" in text
+
+
+def test_report_gives_the_runner_overhead_of_warm_and_cold_starts_apart(tmp_path):
+    from lit_srl.sweep.report import SweepResults, overhead
+
+    runs = {f"seed{k}": ({"seed_everything": k}, {**_record(70.0), "train": {"fit_seconds": 20.0, "test_seconds": 5.0}})
+            for k in (1, 2, 3, 4)}
+    _fixture_sweep(tmp_path / "s", runs)
+    # seed1 started cold, seed2 and seed3 warm; seed4 was resumed (two attempts): left out
+    for name, walls, warm in (("seed1", [35.0], False), ("seed2", [27.0], True), ("seed3", [26.0], True),
+                              ("seed4", [9.0, 30.0], True)):
+        (tmp_path / "s" / "runs" / name / "attempts.jsonl").write_text(
+            "".join(json.dumps({"wall_seconds": wall, "warm_start": warm}) + "\n" for wall in walls))
+    line = overhead(SweepResults(tmp_path / "s"))
+    assert "1.5 s per run started warm (n = 2); 10.0 s per run started cold (n = 1)" in line
+    assert f"fit + test = {100 * 75 / 88:.1f}% of the runs' wall time" in line
