@@ -245,7 +245,10 @@ def test_the_slot_free_first_takes_the_standby_another_slot_started(tmp_path, ti
         go.touch()
         thread.join(60)
     assert codes == [0]
-    assert {s["run"]: s["warm"] for s in starts(tmp_path)} == {"seed1": False, "seed2": False, "seed3": True}
+    warm = {s["run"]: s["warm"] for s in starts(tmp_path)}
+    # seed1 and seed2 start together: whichever slot starts second may already take the standby the
+    # first one started; seed3, after seed2, always finds one (its slot's own, or seed1's slot's)
+    assert warm["seed3"] is True and not (warm["seed1"] and warm["seed2"]), warm
 
 
 def test_a_slot_whose_standby_has_another_environment_ends_it_and_takes_another_slots_of_its_own(tmp_path):
