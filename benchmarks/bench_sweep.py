@@ -69,7 +69,9 @@ def main(argv=None) -> int:
             (attempt,) = [json.loads(line) for line in (folder / "attempts.jsonl").read_text().splitlines()]
             fit, test = result["train"]["fit_seconds"], result["train"]["test_seconds"]
             inside += fit + test
-            rows.append((folder.name, "warm" if attempt.get("warm_start") else "cold", attempt["wall_seconds"], fit, test))
+            start = ("warm" if attempt.get("warm_start") else
+                     "standby still importing" if attempt.get("standby") else "cold")
+            rows.append((folder.name, start, attempt["wall_seconds"], fit, test))
         (baseline,) = [json.loads(line) for line in next((out / "baselines").glob("*/attempts.jsonl")).read_text().splitlines()]
     tasks = "STS-B test" if args.quick else "7-task test"
     print(f"## Sweep runner overhead ({args.runs} runs of {steps} steps, {args.backbone}, InfoNCE, {tasks})\n")

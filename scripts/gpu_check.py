@@ -242,8 +242,8 @@ def imports_figures(step: Step, log: str) -> list[Figure]:
 
 def sweep_figures(folder: Path) -> Callable[[Step, str], list[Figure]]:
     """Runs finished, and the runner's overhead per run (``sweep report``'s: wall time from the
-    hand-over outside fit and test), apart for the runs handed to a warm standby (every run after
-    a slot's first) and those started cold."""
+    hand-over outside fit and test), apart for the warm starts (handed to a standby that had
+    finished importing: every run after a slot's first) and the others."""
     from lit_srl.sweep.report import SweepResults, mean_outside, run_times
 
     def read(step: Step, log: str) -> list[Figure]:
@@ -256,7 +256,7 @@ def sweep_figures(folder: Path) -> Callable[[Step, str], list[Figure]]:
             Figure(step.name, "runs finished", f"{done} / {planned}", "all", planned > 0 and done == planned),
             Figure(step.name, "runner overhead per run (s, outside fit and test), warm start",
                    f"{warm:.1f} (n = {n_warm})" if warm is not None else MISSING, "≤ 5", warm is not None and warm <= 5),
-            Figure(step.name, "the same, cold start (a slot's first run)",
+            Figure(step.name, "the same, not warm (a slot's first run, or one handed to a standby still importing)",
                    f"{cold:.1f} (n = {n_cold})" if cold is not None else "—"),
             Figure(step.name, "devices of the runs", ", ".join(devices) or "—"),
         ]

@@ -177,8 +177,9 @@ def table(sweep: SweepResults) -> list[str]:
 
 
 def run_times(sweep: SweepResults) -> list[tuple[float, float, bool]]:
-    """(wall s from the hand-over, fit + test s, started warm) of each finished run of one attempt
-    (a resumed run's ``fit_seconds`` cover its last attempt only)."""
+    """(wall s from the hand-over, fit + test s, a warm start) of each finished run of one attempt
+    (a resumed run's ``fit_seconds`` cover its last attempt only). A warm start: handed to a standby
+    that had finished importing (:mod:`lit_srl.sweep.standby`)."""
     times = []
     for run in sweep.runs:
         result = sweep.results.get(run["name"])

@@ -21,8 +21,9 @@
   split between the slots (:mod:`lit_srl.sweep.placement`). Too few GPUs: refused before any run.
 * Warm start (default; ``--cold-start`` turns it off): while a slot's run trains, the slot's next
   process is already importing torch, transformers and Lightning, and takes the next run when it
-  comes (:mod:`lit_srl.sweep.standby`), so those seconds leave each run's overhead. Not inside a
-  SLURM job.
+  comes (:mod:`lit_srl.sweep.standby`), so those seconds leave each run's overhead. A run is a warm
+  start when its standby had finished importing; the others (cold, or handed to a standby still
+  importing) are counted apart. Not inside a SLURM job.
 * Per-run overhead: the wall time of a finished run's process from the moment the run was handed to
   it (started cold, or given to a warm standby) outside its fit and test (start-up left, set-up,
   teardown, exit), plus the checkpoint slimming; recorded in its ``result.json`` (``runner``) and
@@ -172,15 +173,15 @@ class SweepRunner:
     def _execute(self, args: list[str], folder: Path, env: dict, prefix: list[str],
                  slot: int) -> tuple[int, float, bool]:
         """Run ``python -m lit_srl ARGS`` for a task of ``slot``: its exit status, wall time and
-        whether it started warm."""
+        whether it started warm (handed to a standby that had finished importing)."""
         folder.mkdir(parents=True, exist_ok=True)
         cmd = [*prefix, self.python, "-m", "lit_srl", *args]
         start = time.time()
         with open(folder / LOG_NAME, "a", encoding="utf-8") as out:
             out.write(f"\n# {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n")
             out.flush()
-            proc = self._warm_process(slot, args, folder / LOG_NAME, env) if not prefix else None
-            warm = proc is not None
+            standby = self._hand_to_standby(slot, args, folder / LOG_NAME, env) if not prefix else None
+            proc, warm = (standby.process, bool(standby.ready_at_handover)) if standby else (None, False)
             if proc is None:
                 # a session of its own: Ctrl-C reaches the runner, which asks each fit to stop cleanly
                 proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -197,10 +198,10 @@ class SweepRunner:
         wall = time.time() - start
         with open(folder / ATTEMPTS_NAME, "a", encoding="utf-8") as f:
             f.write(json.dumps({"start": start, "wall_seconds": wall, "returncode": returncode, "args": args,
-                                "warm_start": warm}) + "\n")
+                                "standby": standby is not None, "warm_start": warm}) + "\n")
         return returncode, wall, warm
 
-    def _warm_process(self, slot: int, args: list[str], log_path: Path, env: dict) -> Optional[subprocess.Popen]:
+    def _hand_to_standby(self, slot: int, args: list[str], log_path: Path, env: dict) -> Optional[Standby]:
         """A standby of ``env``, now running ``args``: the slot's own, else another slot's (the
         next task goes to whichever slot is free first); None when there is none."""
         with self._lock:
@@ -214,7 +215,7 @@ class SweepRunner:
                 own = self._standbys.pop(other) if other is not None else None
         if unfit is not None:
             unfit.end()
-        return own.take(args, log_path, env) if own else None
+        return own if own and own.take(args, log_path, env) else None
 
     def _prepare_standby(self, slot: int, env: dict, prefix: list[str]) -> None:
         """Start the slot's next process (under the lock), if tasks wait that it could take: it

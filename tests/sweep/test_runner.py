@@ -34,12 +34,21 @@ from support.sweep_helpers import attempts, config, tiny_settings, write_sweep
 FAKE_FIT = '''#!{python}
 """Stand-in for `python -m lit_srl fit ... --result=PATH`: records its start, then (FAKE_PEERS)
 waits until that many fits have started (FAKE_GO: until that file exists; FAKE_HOLD: only the run of
-that name waits for it), exits FAKE_EXIT, writing result.json on 0. Started as a
-standby (LIT_SRL_STANDBY=1, no arguments) it takes its arguments from the runner's order first."""
-import json, os, sys, time
+that name waits for it), exits FAKE_EXIT, writing result.json on 0. Started as a standby
+(LIT_SRL_STANDBY=FD, no arguments) it says it is ready on FD (and in a file STARTS.ready.PID), then
+takes its arguments from the runner's order. FAKE_AWAIT_READY=run:N,...: that run ends only once N
+standbys have said they are ready."""
+import glob, json, os, sys, time
 args = sys.argv[3:]
-warm = os.environ.get("LIT_SRL_STANDBY") == "1"
-if warm:
+standby = "LIT_SRL_STANDBY" in os.environ
+if standby:
+    ready = int(os.environ["LIT_SRL_STANDBY"])
+    try:
+        os.write(ready, b"1")
+    except BrokenPipeError:  # handed its run already: the runner closed its end
+        pass
+    os.close(ready)
+    open(os.environ["FAKE_STARTS"] + ".ready." + str(os.getpid()), "w").close()
     line = sys.stdin.readline()
     if not line.strip():
         sys.exit(0)
@@ -50,9 +59,11 @@ starts = os.environ["FAKE_STARTS"]
 with open(starts, "a") as f:
     f.write(json.dumps({{"run": run,
                          "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                         "runner": os.environ.get("LIT_SRL_RUNNER_PID"), "warm": warm}}) + "\\n")
+                         "runner": os.environ.get("LIT_SRL_RUNNER_PID"), "standby": standby}}) + "\\n")
 deadline = time.time() + 60
+await_ready = dict(x.split(":") for x in os.environ.get("FAKE_AWAIT_READY", "").split(",") if x)
 while time.time() < deadline and (
+        len(glob.glob(starts + ".ready.*")) < int(await_ready.get(run, 0)) or
         len(open(starts).read().splitlines()) < int(os.environ.get("FAKE_PEERS", "0"))
         or (os.environ.get("FAKE_GO") and os.environ.get("FAKE_HOLD", run) == run
             and not os.path.exists(os.environ["FAKE_GO"]))):
@@ -212,13 +223,16 @@ def test_each_run_after_a_slots_first_starts_warm_in_the_process_that_imported_w
         tmp_path, tiny_bert, fake_fit, monkeypatch, sweep_log):
     planned = three_runs(tmp_path, tiny_bert, {"seed_everything": [1, 2, 3]})
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setenv("FAKE_AWAIT_READY", "seed1:1,seed2:2")  # each run ends after the next one's standby is ready
     runner = SweepRunner(planned, tmp_path / "out", python=fake_fit)
     assert runner.run(baseline=False) == 0
-    assert [(s["run"], s["gpus"], s["warm"]) for s in starts(tmp_path)] == [
+    assert [(s["run"], s["gpus"], s["standby"]) for s in starts(tmp_path)] == [
         ("seed1", "0", False), ("seed2", "0", True), ("seed3", "0", True)]
     assert {s["runner"] for s in starts(tmp_path)} == {str(os.getpid())}  # a standby is tethered too
     for p, warm in zip(planned, (False, True, True)):
-        assert [a["warm_start"] for a in attempts(tmp_path / "out", p.name)] == [warm]
+        (attempt,) = attempts(tmp_path / "out", p.name)
+        assert attempt["standby"] is warm
+        assert attempt["warm_start"] is warm  # its standby had said it was ready
         assert json.loads(p.result_path.read_text())["runner"]["warm_start"] is warm
     assert runner._standbys == {}  # none started for a run that does not exist
     assert re.search(r"seed2: finished in \d+ s \([\d.]+ s outside fit and test, warm start\)", sweep_log.getvalue())
@@ -245,7 +259,7 @@ def test_the_slot_free_first_takes_the_standby_another_slot_started(tmp_path, ti
         go.touch()
         thread.join(60)
     assert codes == [0]
-    warm = {s["run"]: s["warm"] for s in starts(tmp_path)}
+    warm = {s["run"]: s["standby"] for s in starts(tmp_path)}
     # seed1 and seed2 start together: whichever slot starts second may already take the standby the
     # first one started; seed3, after seed2, always finds one (its slot's own, or seed1's slot's)
     assert warm["seed3"] is True and not (warm["seed1"] and warm["seed2"]), warm
@@ -266,15 +280,15 @@ def test_a_slot_whose_standby_has_another_environment_ends_it_and_takes_another_
     runner = SweepRunner([], tmp_path / "out")
     own, other = Idle("1"), Idle("0")
     runner._standbys = {0: other, 1: own}
-    assert runner._warm_process(1, ["fit"], tmp_path / "fit.log", {"CUDA_VISIBLE_DEVICES": "0"}) == "its process"
+    assert runner._hand_to_standby(1, ["fit"], tmp_path / "fit.log", {"CUDA_VISIBLE_DEVICES": "0"}) is other
     assert own.ended and own.given is None and other.given == ["fit"] and runner._standbys == {}
-    assert runner._warm_process(0, ["fit"], tmp_path / "fit.log", {"CUDA_VISIBLE_DEVICES": "0"}) is None
+    assert runner._hand_to_standby(0, ["fit"], tmp_path / "fit.log", {"CUDA_VISIBLE_DEVICES": "0"}) is None
 
 
 def test_cold_start_starts_every_run_in_a_process_of_its_own(tmp_path, tiny_bert, fake_fit):
     planned = three_runs(tmp_path, tiny_bert, {"seed_everything": [1, 2, 3]})
     assert SweepRunner(planned, tmp_path / "out", python=fake_fit, warm_start=False).run(baseline=False) == 0
-    assert [s["warm"] for s in starts(tmp_path)] == [False, False, False]
+    assert [s["standby"] for s in starts(tmp_path)] == [False, False, False]
 
 
 def test_a_run_needing_other_gpus_than_the_standby_got_starts_cold_and_the_standby_ends(
@@ -284,7 +298,7 @@ def test_a_run_needing_other_gpus_than_the_standby_got_starts_cold_and_the_stand
     ended, end = [], Standby.end
     monkeypatch.setattr(Standby, "end", lambda self: ended.append(self.process.pid) or end(self))
     assert SweepRunner(planned, tmp_path / "out", python=fake_fit).run(baseline=False) == 0
-    assert [(s["gpus"], s["warm"]) for s in starts(tmp_path)] == [("0", False), ("0,1", False)]
+    assert [(s["gpus"], s["standby"]) for s in starts(tmp_path)] == [("0", False), ("0,1", False)]
     assert len(ended) == 1
 
 
@@ -306,6 +320,13 @@ def test_stopping_the_runner_ends_the_standby_with_the_running_fit(tmp_path, tin
     assert [s["run"] for s in starts(tmp_path)] == ["seed1"]
 
 
+def until(condition, timeout: float = 120) -> bool:
+    deadline = time.time() + timeout
+    while not condition() and time.time() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
 @pytest.mark.processes
 def test_a_standby_becomes_the_command_it_is_given_with_its_early_output_first_in_the_log(tmp_path):
     site = tmp_path / "site"
@@ -315,13 +336,28 @@ def test_a_standby_becomes_the_command_it_is_given_with_its_early_output_first_i
     standby = Standby(sys.executable, env)
     log = tmp_path / "run.log"
     try:
+        assert not standby.ready()  # importing torch, transformers and Lightning takes seconds
+        assert until(standby.ready)
         process = standby.take(["no-such-command"], log, env)
-        assert process is standby.process and process.wait(120) == 2  # the command's exit status
+        assert process is standby.process and standby.ready_at_handover is True  # a warm start
+        assert process.wait(120) == 2  # the command's exit status
     finally:
         standby.end()  # (a no-op unless the test failed with it alive)
     lines = log.read_text().splitlines()
     assert lines[0] == "printed before the run was known"
     assert lines[1].startswith("error: unknown command 'no-such-command'; valid commands: fit, ")
+
+
+@pytest.mark.processes
+def test_a_standby_handed_its_run_while_importing_runs_it_but_not_as_a_warm_start(tmp_path):
+    env = dict(os.environ)
+    standby = Standby(sys.executable, env)
+    try:
+        process = standby.take(["no-such-command"], tmp_path / "run.log", env)
+        assert standby.ready_at_handover is False and process.wait(120) == 2
+    finally:
+        standby.end()
+    assert (tmp_path / "run.log").read_text().startswith("error: unknown command 'no-such-command'")
 
 
 @pytest.mark.processes
@@ -341,9 +377,25 @@ def test_a_standby_offered_another_environment_ends_and_one_at_end_of_input_runs
 def test_a_standby_given_a_malformed_order_stops_with_one_line():
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-m", "lit_srl"], input=b"fit --config x.yaml\n", capture_output=True,
-                          env={**os.environ, STANDBY: "1", "PYTHONWARNINGS": "ignore"}, timeout=120)
+    ready_read, ready_write = os.pipe()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "lit_srl"], input=b"fit --config x.yaml\n", capture_output=True,
+                              env={**os.environ, STANDBY: str(ready_write), "PYTHONWARNINGS": "ignore"},
+                              pass_fds=(ready_write,), timeout=120)
+    finally:
+        os.close(ready_read), os.close(ready_write)
     err = proc.stderr.decode().strip().splitlines()
     assert proc.returncode == 2 and len(err) == 1, proc.stderr
-    assert err[0].startswith("error: LIT_SRL_STANDBY=1 makes python -m lit_srl wait for sweep run's order")
+    assert err[0].startswith("error: LIT_SRL_STANDBY makes python -m lit_srl wait for sweep run's order")
     assert err[0].endswith("got b'fit --config x.yaml\\n'")
+
+
+def test_a_standby_variable_that_names_no_pipe_is_one_line():
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "lit_srl", "fit", "--help"], capture_output=True,
+                          env={**os.environ, STANDBY: "1"}, timeout=120)
+    err = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 2 and err == [
+        "error: LIT_SRL_STANDBY=1 is for sweep run's standby processes and must name the file descriptor of an "
+        "inherited pipe; unset it to run python -m lit_srl"], proc.stderr

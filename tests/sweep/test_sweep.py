@@ -122,8 +122,8 @@ def test_runner_resumes_a_killed_run_skips_finished_ones_and_records_results(tmp
     assert (out / "baselines").is_dir() and list((out / "baselines").glob("*.json"))
     # the baseline's eval started cold; each run after it was handed to a process that had imported
     # while the one before ran (warm start): its log has what that process printed, then the fit's
-    assert [a["warm_start"] for a in attempts(out, "crash") + attempts(out, "plain")] == [True, True]
-    assert result(out, "plain")["runner"]["warm_start"] is True
+    assert [a["standby"] for a in attempts(out, "crash") + attempts(out, "plain")] == [True, True]
+    assert result(out, "plain")["runner"]["warm_start"] is attempts(out, "plain")[0]["warm_start"]
     plain_log = (out / "runs" / "plain" / "fit.log").read_text().splitlines()
     assert plain_log[1].startswith("# ") and " -m lit_srl fit --config " in plain_log[1]
     assert plain_log[2] == "Seed set to 2" and "`Trainer.fit` stopped: `max_steps=6` reached." in plain_log

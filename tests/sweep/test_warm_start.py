@@ -30,12 +30,12 @@ def run_twice(tmp_path, tiny_bert, settings: dict, configs=()) -> list[dict]:
     for name in ("cold", "warm"):
         record = result(out, name)
         outcomes.append({
-            "warm_start": [a["warm_start"] for a in attempts(out, name)],
+            "standby": [a["standby"] for a in attempts(out, name)],
             "losses": read_scalars(out / "runs" / name)["train/loss"],
             "dev_curve": record["selection"]["dev_curve"], "best_step": record["selection"]["best_step"],
             "scores": record["scores"], "log": (out / "runs" / name / "fit.log").read_text(),
         })
-    assert [o.pop("warm_start") for o in outcomes] == [[False], [True]]
+    assert [o.pop("standby") for o in outcomes] == [[False], [True]]
     return outcomes
 
 
