@@ -224,7 +224,10 @@ class SweepRunner:
                 and len(self._queue) > len(self._standbys)):
             # Started from one thread that outlives every slot's: the kernel's tether (parent-death
             # signal) follows the thread that started a process, and another slot may take this one.
-            self._standbys[slot] = self._spawner.submit(Standby, self.python, env).result()
+            try:
+                self._standbys[slot] = self._spawner.submit(Standby, self.python, env).result()
+            except OSError as exc:  # (out of processes or memory): the next run starts cold
+                log.warning("no warm start for slot %d's next run: %s", slot, exc)
 
     def _end_standbys(self, slot: Optional[int] = None) -> None:
         """End the standby of ``slot`` (default: of every slot)."""

@@ -48,6 +48,9 @@ class Standby:
                 self.process = subprocess.Popen(
                     [python, "-m", "lit_srl"], stdin=subprocess.PIPE, stdout=early_output, stderr=subprocess.STDOUT,
                     env={**self.env, STANDBY: str(ready_write)}, pass_fds=(ready_write,), start_new_session=True)
+        except BaseException:
+            os.close(self._ready)
+            raise
         finally:
             os.close(ready_write)
 

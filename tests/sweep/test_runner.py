@@ -399,3 +399,15 @@ def test_a_standby_variable_that_names_no_pipe_is_one_line():
     assert proc.returncode == 2 and err == [
         "error: LIT_SRL_STANDBY=1 is for sweep run's standby processes and must name the file descriptor of an "
         "inherited pipe; unset it to run python -m lit_srl"], proc.stderr
+
+
+def test_a_standby_that_cannot_start_leaves_the_next_run_to_start_cold(tmp_path, tiny_bert, fake_fit, monkeypatch,
+                                                                       sweep_log):
+    def refused(self, python, env):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(Standby, "__init__", refused)
+    planned = three_runs(tmp_path, tiny_bert, {"seed_everything": [1, 2]})
+    assert SweepRunner(planned, tmp_path / "out", python=fake_fit).run(baseline=False) == 0
+    assert [s["standby"] for s in starts(tmp_path)] == [False, False]
+    assert "no warm start for slot 0's next run: [Errno 11] Resource temporarily unavailable" in sweep_log.getvalue()
