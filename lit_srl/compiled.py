@@ -2,7 +2,8 @@
 
 The encoder forward of the training step (backbone, pooler, head; its backward with it) runs
 through ``torch.compile``. Each batch is padded on the device to the next of a few length buckets
-(:data:`LENGTH_BUCKETS`), so a run sees a handful of shapes: each compiles once, and on CUDA
+(:data:`LENGTH_BUCKETS`), so a run sees a handful of shapes (at most 14, within dynamo's
+recompile limit, which :func:`allow_recompiles` raises): each compiles once, and on CUDA
 ``mode="reduce-overhead"`` captures each as a CUDA graph that is replayed, step after step,
 without launching kernels one by one from Python. (``"max-autotune-no-cudagraphs"`` would spend
 minutes autotuning matmuls for a few percent; name it, or any torch.compile mode, instead of
@@ -21,7 +22,7 @@ checkpoints have the eager keys (no ``_orig_mod.``) and load into either.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -66,11 +67,12 @@ class CompiledEncoder:
     Args:
         encoder: the :class:`lit_srl.encoder.SentenceEncoder` to run.
         mode: a ``torch.compile`` mode, or None for :func:`default_mode` of the encoder's device.
-        backend: the ``torch.compile`` backend (``inductor``; tests use ``aot_eager`` as well).
+        backend: the ``torch.compile`` backend, a name or a callable (``inductor``; tests use
+            ``aot_eager`` as well).
         buckets: the sequence lengths to pad to.
     """
 
-    def __init__(self, encoder: nn.Module, mode: Optional[str] = None, backend: str = "inductor",
+    def __init__(self, encoder: nn.Module, mode: Optional[str] = None, backend: Union[str, Callable] = "inductor",
                  buckets: Sequence[int] = LENGTH_BUCKETS) -> None:
         self.encoder = encoder
         self.mode = mode
@@ -79,9 +81,15 @@ class CompiledEncoder:
         self._compiled = None
         self._mode_used: Optional[str] = None
 
+    def shapes(self) -> list[str]:
+        """The input shapes a run can show the compiled forward: each bucket, and a length past
+        the last, at the full batch and at a smaller last batch (``data.drop_last=false``)."""
+        return [f"{rows} x {length}" for rows in ("full batch", "last batch") for length in (*self.buckets, "longer")]
+
     def __call__(self, **inputs: Tensor) -> Tensor:
         device = inputs["input_ids"].device
         if self._compiled is None:
+            allow_recompiles(len(self.shapes()))
             self._mode_used = self.mode or default_mode(device)
             options = {"mode": self._mode_used} if self.backend == "inductor" else {}
             self._compiled = torch.compile(self.encoder, backend=self.backend, dynamic=False, **options)
@@ -93,6 +101,15 @@ class CompiledEncoder:
         if self._mode_used in CUDA_GRAPH_MODES and device.type == "cuda":
             torch.compiler.cudagraph_mark_step_begin()
         return self._compiled(**inputs)
+
+
+def allow_recompiles(shapes: int) -> None:
+    """Let dynamo compile the forward for ``shapes`` input shapes: past its limit (8 by default)
+    it would run every further shape eagerly, after one warning, for the rest of the run. Raises
+    the limit of this process, never lowers it."""
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, name, max(getattr(config, name), shapes))
 
 
 #: the modes of torch.compile's inductor backend

@@ -108,3 +108,40 @@ def test_a_compiled_fit_checkpoints_the_encoder_that_eval_and_export_load(one_la
     encoder = load_encoder(last)
     weights = {k[len("encoder."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("encoder.")}
     assert all(torch.equal(encoder.state_dict()[k], v) for k, v in weights.items())
+
+
+class _MeanOfEmbeddings(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(32, 4)
+
+    def forward(self, input_ids, attention_mask):
+        mask = attention_mask[..., None].float()
+        return (self.embed(input_ids) * mask).sum(1) / mask.sum(1)
+
+
+def test_every_shape_a_run_can_show_is_compiled_none_runs_eagerly_past_dynamos_limit(monkeypatch):
+    """Six buckets and a longer length, at the full and at a smaller last batch: 14 shapes, past
+    dynamo's default recompile limit of 8, after which it would run each new shape eagerly."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    monkeypatch.setattr(config, "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit", 8)
+    torch._dynamo.reset()
+    graphs = []
+
+    def counting_backend(graph, example_inputs):
+        graphs.append(tuple(example_inputs[0].shape) if example_inputs else ())
+        return graph.forward
+
+    encoder = CompiledEncoder(_MeanOfEmbeddings(), backend=counting_backend, buckets=(4, 8, 12, 16, 20, 24))
+    shapes = [(rows, length) for rows in (6, 5) for length in (3, 7, 11, 15, 19, 23, 30)]
+    assert len(shapes) == len(encoder.shapes()) == 14
+    try:
+        for rows, length in shapes:
+            ids = torch.randint(1, 32, (rows, length))
+            out = encoder(input_ids=ids, attention_mask=torch.ones_like(ids))
+            assert out.shape == (rows, 4)
+    finally:
+        torch._dynamo.reset()
+    assert len(graphs) == 14, graphs
