@@ -49,12 +49,25 @@ def pytest_collection_modifyitems(config, items) -> None:
     # on them and the quick ones fill the gaps at the end, instead of one worker finishing a
     # two-minute fit while the other idles (`make test` hands the workers one test at a time).
     items.sort(key=lambda item: not any(item.get_closest_marker(name) for name in SLOW_MARKERS))
+    for item in items:
+        _require_gpu_marker_and_fixture_together(item)
     if CUDA_AVAILABLE:
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU (marked gpu)")
     for item in items:
         if item.get_closest_marker("gpu"):
             item.add_marker(skip)
+
+
+def _require_gpu_marker_and_fixture_together(item) -> None:
+    """A test that needs a GPU is marked ``gpu`` and takes :func:`cuda` (without it the GPU stays
+    hidden from Lightning and the test fails where a GPU is visible); a ``skipif`` for CUDA does
+    not mark it."""
+    marked = item.get_closest_marker("gpu") is not None
+    takes_cuda = "cuda" in getattr(item, "fixturenames", ())
+    skips_without_cuda = any("CUDA" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif"))
+    if (skips_without_cuda or takes_cuda) and not (marked and takes_cuda):
+        raise pytest.UsageError(f"{item.nodeid}: a test that needs a GPU is marked gpu and takes the cuda fixture")
 
 
 #: the accelerators' own ``is_available`` (staticmethods), for :func:`cuda` to put back

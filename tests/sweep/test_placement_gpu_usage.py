@@ -14,8 +14,9 @@ def test_a_cpu_run_records_no_gpu_use():
     assert gpu_usage(trainer, 12.5) is None
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_a_gpu_run_records_its_peak_memory_per_device_and_its_device_seconds():
+def test_a_gpu_run_records_its_peak_memory_per_device_and_its_device_seconds(cuda):
     trainer = L.Trainer(accelerator="gpu", devices=1, logger=False, enable_checkpointing=False)
     block = torch.empty(64 * 2**20, dtype=torch.uint8, device=trainer.strategy.root_device)  # 1/16 GiB
     usage = gpu_usage(trainer, 12.5)
