@@ -18,6 +18,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 
 from lit_srl import metric_names as names
+from lit_srl.host_readout import read_on_host
 from lit_srl.losses.distributed import stack_over_ranks
 
 #: Histogram bins: cosines on [−1, 1], GD on [0, 1].
@@ -139,21 +140,14 @@ class GradientComponentMonitor(IntervalCallback):
     def measure(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Mapping, step: int) -> None:
         details = outputs.get("details")
         means = {**outputs["stats"], **(details.means() if details is not None else {})}
-        samples = details.samples() if details is not None and self.histograms else {}
+        samples = details.masked_samples() if details is not None and self.histograms else {}
         keys = list(means)
         dtype = torch.float64 if any(v.dtype == torch.float64 for v in means.values()) else torch.float32
         parts = [torch.stack([means[k].to(dtype) for k in keys])]
-        for key, x in samples.items():
-            lo, hi, bins = HISTOGRAMS[key]
-            x = x.to(dtype)
-            if x.numel():
-                numel = torch.full((), float(x.numel()), dtype=dtype, device=x.device)  # a fill, not a copy
-                summary = torch.stack([x.min(), x.max(), numel, x.sum(), x.pow(2).sum()])
-            else:
-                summary = x.new_tensor([math.inf, -math.inf, 0.0, 0.0, 0.0])
-            parts += [summary, torch.histc(x.clamp(lo, hi), bins=bins, min=lo, max=hi)]
+        for key, (x, keep) in samples.items():
+            parts += _histogram_part(x.to(dtype), keep, *HISTOGRAMS[key])
         packed = stack_over_ranks(torch.cat(parts))  # (W, L): the one collective
-        # everything reduced on the device, then read in one transfer
+        # everything reduced on the device, then read in the step's one transfer
         mean = packed[:, : len(keys)].mean(dim=0)
         if "uniformity_exp" in keys:  # the log of the global mean
             i = keys.index("uniformity_exp")
@@ -169,13 +163,17 @@ class GradientComponentMonitor(IntervalCallback):
                 packed[:, offset + 5 : offset + 5 + bins].sum(dim=0),
             ]
             offset += 5 + bins
-        host = torch.cat(reduced).tolist()
+        read_on_host(pl_module, torch.cat(reduced), lambda host: self._write(trainer, keys, list(samples), host, step))
+
+    def _write(self, trainer: L.Trainer, keys: list[str], histograms: list[str], host: list[float], step: int) -> None:
+        """Write the reduced statistics, read to the host: the scalars of ``keys``, then per
+        histogram its min, max, count, sum, sum of squares and bucket counts."""
         self.log_scalars(trainer, {names.LOSS_STATS[k]: v for k, v in zip(keys, host)}, step)
         writers = histogram_writers(trainer)
-        if not writers or not samples:
+        if not writers or not histograms:
             return
         offset = len(keys)
-        for key in samples:
+        for key in histograms:
             bins = HISTOGRAMS[key][2]
             low, high, num, total, squares = host[offset : offset + 5]
             counts = host[offset + 5 : offset + 5 + bins]
@@ -195,3 +193,20 @@ class GradientComponentMonitor(IntervalCallback):
                     bucket_counts=[0.0] + counts,
                     global_step=step,
                 )
+
+
+def _histogram_part(x: torch.Tensor, keep: Optional[torch.Tensor], low: float, high: float, bins: int) -> list[torch.Tensor]:
+    """[min, max, count, sum, sum of squares] (5,) and the bucket counts (bins,) of the elements of
+    ``x`` (k,) where ``keep`` (k,) bool is True (all where it is None), in shapes that do not depend
+    on ``keep``: no boolean indexing, so nothing waits for the device. Empty: [inf, −inf, 0, 0, 0]."""
+    if keep is None:
+        keep = torch.ones_like(x, dtype=torch.bool)
+    if x.numel():
+        low_x, high_x = torch.where(keep, x, math.inf).min(), torch.where(keep, x, -math.inf).max()
+    else:
+        low_x, high_x = x.new_full((), math.inf), x.new_full((), -math.inf)
+    kept = torch.where(keep, x, 0)
+    summary = torch.stack([low_x, high_x, keep.sum().to(x.dtype), kept.sum(), kept.pow(2).sum()])
+    # histc ignores what lies outside [low, high]: the elements not kept are put below it
+    inside = torch.where(keep, x.clamp(low, high), low - 1.0)
+    return [summary, torch.histc(inside, bins=bins, min=low, max=high)]

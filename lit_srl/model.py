@@ -19,6 +19,7 @@ from lit_srl import metric_names as names
 from lit_srl.compiled import compiled_encoder, strip_compile_prefixes
 from lit_srl.encoder import SentenceEncoder
 from lit_srl.evaluation.encoding import gather_shards
+from lit_srl.host_readout import HostReadout
 from lit_srl.log_steps import is_logging_step
 from lit_srl.losses import InfoNCE, SentenceLoss
 from lit_srl.nonfinite import NonFiniteSkip
@@ -71,7 +72,8 @@ class SentenceEmbeddingModule(L.LightningModule):
             torch.compile mode, or ``false`` (eager). Evaluation stays eager; checkpoints are the same.
 
     A training step that does not log asks the device for no value; at a logging step one
-    transfer brings ``train/loss`` and the skip counts to the host.
+    transfer brings ``train/loss``, the skip counts and the monitors' statistics to the host
+    (:mod:`lit_srl.host_readout`).
     """
 
     def __init__(
@@ -107,6 +109,8 @@ class SentenceEmbeddingModule(L.LightningModule):
         self._eval_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.nonfinite = NonFiniteSkip(max_consecutive_skips)
         self._step_loss: Optional[torch.Tensor] = None
+        #: what a logging step reads from the device, in one transfer (flushed at the batch's end)
+        self.host_readout = HostReadout()
         self._logged_skips = 0
         self._pending_rng: Optional[dict] = None
 
@@ -147,16 +151,22 @@ class SentenceEmbeddingModule(L.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         """Skip the step on the device if the loss (on any rank) or a gradient is not finite; at
-        logging steps, log ``train/loss`` and the skips from one device→host transfer."""
+        logging steps, queue ``train/loss`` and the skip counts for the step's one read."""
         self.nonfinite.before_step(optimizer)
-        if not is_logging_step(self.trainer):
-            return
-        skipped, (loss,) = self.nonfinite.check(self.global_step, self._step_loss)
+        if is_logging_step(self.trainer):
+            self.nonfinite.queue_check(self.host_readout, self.global_step, [self._step_loss], self._log_loss_and_skips)
+
+    def _log_loss_and_skips(self, skipped: int, values: list[float]) -> None:
         # host tensors: Lightning reads progress-bar values every step, which would be a sync each
-        self.log(names.TRAIN_LOSS, torch.tensor(loss), prog_bar=True, batch_size=1)
+        self.log(names.TRAIN_LOSS, torch.tensor(values[0]), prog_bar=True, batch_size=1)
         if skipped != self._logged_skips:
             self._logged_skips = skipped
             self.log(names.SKIPPED_STEPS, torch.tensor(float(skipped)), batch_size=1)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """The step's one device→host read: what this module and the callbacks (whose
+        ``on_train_batch_end`` ran just before) queued (:mod:`lit_srl.host_readout`)."""
+        self.host_readout.flush()
 
     def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None) -> None:
         clip_gradients(self, optimizer, gradient_clip_val, gradient_clip_algorithm)

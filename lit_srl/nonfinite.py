@@ -17,18 +17,20 @@ next step while the GPU still runs this one:
   ``torch.amp.GradScaler`` uses). Other optimizers (fused AdamW exists on CPU and CUDA) fall back
   to reading the flag on the host and dropping the gradients, one sync per step;
 * the counts (skipped steps, the current run of skips, the longest run since the last check) are
-  a device tensor; :meth:`NonFiniteSkip.check` reads them, with any values the caller logs, in one
-  transfer at logging steps and raises the one-line error when a run reached the limit.
+  a device tensor; :meth:`NonFiniteSkip.queue_check` reads them at logging steps, with the values
+  the caller logs, as a part of the step's one transfer (:mod:`lit_srl.host_readout`), and raises
+  the one-line error when a run reached the limit.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 from torch import Tensor
 
 from lit_srl.errors import LitSrlError
+from lit_srl.host_readout import HostReadout
 
 #: positions in the device counts
 SKIPPED, CONSECUTIVE, LONGEST = 0, 1, 2
@@ -113,26 +115,47 @@ class NonFiniteSkip:
     def _device_counts(self, device: torch.device) -> Tensor:
         if self._counts is None or self._counts.device != device:
             skipped, consecutive = self._loaded if self._counts is None else self._host_counts()[:2]
-            self._counts = torch.tensor([skipped, consecutive, consecutive], dtype=torch.float64, device=device)
+            # fills, not torch.tensor(..., device=...): a copy from host memory would wait for the device
+            self._counts = torch.stack(
+                [torch.full((), float(x), dtype=torch.float64, device=device) for x in (skipped, consecutive, consecutive)]
+            )
         return self._counts
 
     # ------------------------------------------------------------------ the host
     def check(self, step: int, *values: Tensor) -> tuple[int, list[float]]:
         """One device→host transfer: the count of skipped steps and ``values`` (0-dim tensors) as
         floats. Raises :class:`LitSrlError` if a run of skips since the last check reached the limit."""
+        readout, result = HostReadout(), []
+        self.queue_check(readout, step, values, lambda skipped, floats: result.extend([skipped, floats]))
+        readout.flush()
+        return result[0], result[1]
+
+    def queue_check(
+        self, readout: HostReadout, step: int, values: Sequence[Tensor], then: Callable[[int, list[float]], None]
+    ) -> None:
+        """:meth:`check` as a part of ``readout``'s one transfer: when it is flushed, raise
+        :class:`LitSrlError` if a run of skips since the last check reached the limit, else call
+        ``then(skipped_steps, values as floats)``."""
+        extra = [v.detach().reshape(1) for v in values]
         if self._counts is None:
-            return self._loaded[0], [float(v) for v in values]
-        extra = [v.detach().reshape(1).to(device=self._counts.device, dtype=torch.float64) for v in values]
-        host = torch.cat([self._counts, *extra]).tolist()  # the one sync
-        skipped, longest = int(host[SKIPPED]), int(host[LONGEST])
-        self._counts = torch.stack([self._counts[SKIPPED], self._counts[CONSECUTIVE], self._counts[CONSECUTIVE]])
-        if longest >= self.max_consecutive:
-            raise LitSrlError(
-                f"{longest} optimizer steps in a row had a non-finite loss or gradient "
-                f"(found at step {step}); lower model.lr, use precision 32-true or bf16-mixed "
-                f"instead of 16-mixed, or check the corpus; the limit is model.max_consecutive_skips={self.max_consecutive}"
-            )
-        return skipped, host[3:]
+            skipped = self._loaded[0]
+            readout.add(torch.cat(extra) if extra else torch.zeros(0), lambda host: then(skipped, host))
+            return
+        counts = self._counts
+        # the longest run restarts from the current one (on the device, in stream order)
+        self._counts = torch.stack([counts[SKIPPED], counts[CONSECUTIVE], counts[CONSECUTIVE]])
+
+        def use(host: list[float]) -> None:
+            skipped, longest = int(host[SKIPPED]), int(host[LONGEST])
+            if longest >= self.max_consecutive:
+                raise LitSrlError(
+                    f"{longest} optimizer steps in a row had a non-finite loss or gradient "
+                    f"(found at step {step}); lower model.lr, use precision 32-true or bf16-mixed "
+                    f"instead of 16-mixed, or check the corpus; the limit is model.max_consecutive_skips={self.max_consecutive}"
+                )
+            then(skipped, host[3:])
+
+        readout.add(torch.cat([counts, *(v.to(device=counts.device, dtype=counts.dtype) for v in extra)]), use)
 
     def _host_counts(self) -> list[int]:
         return [int(v) for v in self._counts.tolist()] if self._counts is not None else [*self._loaded, self._loaded[1]]

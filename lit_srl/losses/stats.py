@@ -87,15 +87,24 @@ class StatDetails:
         u_all = gather_rows(self.u) if self.distributed else self.u
         sq = (2 - 2 * (self.u @ u_all.T)).clamp_min(0)  # ‖u_i − u_j‖² of unit vectors; column pos_i is u_i
         off = self.sims.negative_mask
-        uniformity_exp = torch.exp(-2 * sq[off]).mean() if u_all.shape[0] > 1 else sq.new_tensor(math.nan)
+        if u_all.shape[0] > 1:  # a masked sum, not sq[off]: a boolean index's size waits for the device
+            uniformity_exp = torch.where(off, torch.exp(-2 * sq), 0).sum() / off.sum()
+        else:
+            uniformity_exp = sq.new_tensor(math.nan)
         return {"alignment": (self.u - self.v).pow(2).sum(-1).mean(), "uniformity_exp": uniformity_exp}
 
     @torch.no_grad()
+    def masked_samples(self) -> dict[str, tuple[Tensor, Tensor | None]]:
+        """The samples of :meth:`samples` in shapes that do not depend on the data: name →
+        (values (k,), keep (k,) bool or None for all). cos_neg is every s_ij with keep = j ≠ i, so a
+        reduction over it (a histogram, a sum) asks the device for nothing."""
+        out = {"cos_pos": (self.sims.s_pos, None), "cos_neg": (self.sims.s.reshape(-1), self.sims.negative_mask.reshape(-1))}
+        gd = self.gd
+        if gd is not None:
+            out["gd"] = (gd, None)
+        return out
+
     def samples(self) -> dict[str, Tensor]:
         """1-D samples for histograms: cos_pos (n,) s_ii, cos_neg (n·(M − 1),) s_ij with j ≠ i,
         and gd (n,) when the loss has analytic components."""
-        out = {"cos_pos": self.sims.s_pos, "cos_neg": self.sims.s[self.sims.negative_mask]}
-        gd = self.gd
-        if gd is not None:
-            out["gd"] = gd
-        return out
+        return {key: x if keep is None else x[keep] for key, (x, keep) in self.masked_samples().items()}

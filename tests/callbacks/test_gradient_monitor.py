@@ -135,8 +135,8 @@ def test_monitor_measures_only_at_its_interval_and_never_asks_for_details_in_bet
             self.calls += 1
             return self.details.means()
 
-        def samples(self):
-            return self.details.samples()
+        def masked_samples(self):
+            return self.details.masked_samples()
 
     z1, z2 = torch.randn(8, 16), torch.randn(8, 16)
     outputs = _outputs(build_loss("infonce"), z1, z2)

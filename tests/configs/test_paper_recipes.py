@@ -89,7 +89,7 @@ def test_bert_recipe_is_the_released_code_setting():
     assert (trainer["max_epochs"], trainer["max_steps"], trainer["val_check_interval"]) == (1, -1, 125)
     assert trainer["check_val_every_n_epoch"] is None and trainer["precision"] == "32-true"
     assert [c["class_path"] for c in trainer["callbacks"]] == [
-        "lightning.pytorch.callbacks.LearningRateMonitor",
+        "lit_srl.callbacks.LearningRateMonitor",
         "lit_srl.callbacks.GradientComponentMonitor",
     ]
     assert data["train_files"] == "corpus/wiki1m_for_simcse.txt"

@@ -1,10 +1,11 @@
 """Counting host–device synchronisations on the CPU, where no device says when the host waits.
 
 On a GPU the host waits for the device whenever Python needs a tensor's value (``bool(t)``,
-``t.item()``, ``float(t)``, ``t.tolist()``, ``t.cpu()``, …), whenever an op's output size depends
-on the data (``t.nonzero()``, ``t[mask]``, ``torch.unique``), and when a Python number becomes a
-device tensor (``torch.tensor(x, device=…)``, ``t.new_tensor(x)``, ``host.to(device)``: a blocking
-copy). :class:`HostSyncCounter` patches those entry points and attributes each call to the first
+``t.item()``, ``float(t)``, ``t.tolist()``, ``t.cpu()``, ``t.to("cpu")``, ``t.equal(u)``, a copy into
+host memory, …), whenever an op's output size depends on the data (``t.nonzero()``, ``t[mask]``,
+``t[mask] = x``, ``masked_select``, ``argwhere``, ``torch.unique``, ``repeat_interleave`` of tensor
+repeats), and when a Python number becomes a device tensor (``torch.tensor(x, device=…)``,
+``t.new_tensor(x)``, ``host.to(device)``: a blocking copy). :class:`HostSyncCounter` patches those entry points and attributes each call to the first
 calling frame outside torch, so a count can name its file and line (``torch.cuda.set_sync_debug_mode``
 does the same on a GPU, from inside the driver).
 
@@ -29,9 +30,12 @@ TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 HERE = os.path.abspath(__file__)
 
 #: Tensor methods that hand a value (or a data-dependent size) to the host
-VALUE_METHODS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist", "cpu", "numpy", "nonzero")
+VALUE_METHODS = (
+    "__bool__", "__float__", "__int__", "__index__", "item", "tolist", "cpu", "numpy", "nonzero",
+    "masked_select", "argwhere", "equal", "allclose",
+)
 #: torch functions of the same kind
-VALUE_FUNCTIONS = ("nonzero", "masked_select", "unique", "equal", "allclose", "is_nonzero")
+VALUE_FUNCTIONS = ("nonzero", "masked_select", "argwhere", "unique", "equal", "allclose", "is_nonzero")
 
 
 #: Tensor methods whose result stays where their input is (for telling host values apart)
@@ -42,6 +46,26 @@ def _is_mask(index) -> bool:
     if isinstance(index, tuple):
         return any(_is_mask(i) for i in index)
     return isinstance(index, torch.Tensor) and index.dtype == torch.bool and index.dim() > 0
+
+
+def _sets_through_a_mask(self, index, value) -> bool:
+    return _is_mask(index)
+
+
+def _sizes_from_data(*args, **kwargs) -> bool:
+    """``repeat_interleave`` with tensor repeats and no ``output_size``: its size is read first."""
+    if len(args) == 1 and "repeats" not in kwargs:
+        return isinstance(args[0], torch.Tensor)  # torch.repeat_interleave(repeats)
+    repeats = args[1] if len(args) > 1 else kwargs.get("repeats")
+    return isinstance(repeats, torch.Tensor) and kwargs.get("output_size") is None
+
+
+def _to_host_by_name(*args, **kwargs) -> bool:
+    """``t.to("cpu")``, ``t.to(device="cpu")``: an explicit move to host memory. (On this CPU every
+    device is ``cpu``, so a ``torch.device`` argument, such as a module's ``self.device``, cannot be
+    told from a move within the device and is not counted.)"""
+    targets = [a for a in args[1:] if isinstance(a, str)] + [d for d in (kwargs.get("device"),) if isinstance(d, str)]
+    return any(t == "cpu" or t.startswith("cpu:") for t in targets)
 
 
 def _names_a_device(*args, **kwargs) -> bool:
@@ -106,6 +130,11 @@ class HostSyncCounter:
         for name in VALUE_FUNCTIONS:
             self._wrap(torch, name)
         self._wrap(torch.Tensor, "__getitem__", lambda self, index: _is_mask(index))
+        self._wrap(torch.Tensor, "__setitem__", _sets_through_a_mask)
+        self._wrap(torch, "repeat_interleave", _sizes_from_data)
+        self._wrap(torch.Tensor, "repeat_interleave", _sizes_from_data)
+        # a host value that receives a device tensor's data
+        self._wrap(torch.Tensor, "copy_", lambda dst, src, *a, **k: self._is_host(dst) and not self._is_host(src))
         self._wrap(torch, "where", lambda *args, **kwargs: len(args) + len(kwargs) == 1)
         # a Python number that becomes a tensor on the model's device is a blocking copy there
         has_device = lambda *args, **kwargs: kwargs.get("device") is not None  # noqa: E731
@@ -114,7 +143,11 @@ class HostSyncCounter:
         for name in HOST_PRESERVING:
             self._wrap(torch.Tensor, name, lambda *a, **k: False, host_result=self._is_host)
         moves = lambda *args, **kwargs: self._is_host(*args) and _names_a_device(*args[1:], **kwargs)  # noqa: E731
-        self._wrap(torch.Tensor, "to", moves, host_result=lambda *a, **k: self._is_host(*a) and not moves(*a, **k))
+        to_host = lambda *args, **kwargs: not self._is_host(*args) and _to_host_by_name(*args, **kwargs)  # noqa: E731
+        self._wrap(
+            torch.Tensor, "to", lambda *a, **k: moves(*a, **k) or to_host(*a, **k),
+            host_result=lambda *a, **k: (self._is_host(*a) and not moves(*a, **k)) or to_host(*a, **k),
+        )
         self.active = True
 
     def stop(self) -> None:
