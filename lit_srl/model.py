@@ -18,7 +18,7 @@ from lightning.fabric.utilities.seed import _collect_rng_states, _set_rng_states
 from lit_srl import metric_names as names
 from lit_srl.compiled import compiled_encoder, strip_compile_prefixes
 from lit_srl.encoder import SentenceEncoder
-from lit_srl.evaluation.encoding import gather_shards
+from lit_srl.evaluation.in_training import score_and_log
 from lit_srl.host_readout import HostReadout
 from lit_srl.log_steps import is_logging_step
 from lit_srl.losses import InfoNCE, SentenceLoss
@@ -190,43 +190,12 @@ class SentenceEmbeddingModule(L.LightningModule):
         self._eval_step(batch)
 
     def on_validation_epoch_end(self) -> None:
-        self._score_and_log("val")
+        outputs, self._eval_outputs = self._eval_outputs, []
+        score_and_log(self, "val", outputs)
 
     def on_test_epoch_end(self) -> None:
-        self._score_and_log("test")
-
-    def _score_and_log(self, stage: str) -> None:
-        """Gather every rank's embeddings once and log the scores of the loader's evaluator.
-
-        The evaluation dataloader's dataset (:class:`lit_srl.evaluation.encoding.SentenceShard`)
-        carries the :class:`STSEvaluator` of its sentences; its scores are logged as
-        ``{stage}/stsb_spearman``, …, ``{stage}/avg`` (:func:`lit_srl.metric_names.sts_scalars`).
-        """
         outputs, self._eval_outputs = self._eval_outputs, []
-        if getattr(self.trainer, "sanity_checking", False):
-            return
-        loaders = self.trainer.val_dataloaders if stage == "val" else self.trainer.test_dataloaders
-        evaluator = (loaders[0] if isinstance(loaders, (list, tuple)) else loaders).dataset.evaluator
-        if outputs:
-            index = torch.cat([i for i, _ in outputs]).to(self.device)
-            emb = torch.cat([e for _, e in outputs])
-        else:
-            index = torch.empty(0, dtype=torch.long, device=self.device)
-            emb = torch.empty(0, self.encoder.hidden_size, device=self.device)
-        world = self.trainer.world_size
-        embeddings = gather_shards(index, emb, len(evaluator.sentences), world, self.all_gather)
-        scores = names.sts_scalars(evaluator.score(embeddings))
-        # Inside fit, dev scores go to the loggers at global_step, the optimizer steps done: the step
-        # of the checkpoint this evaluation selects (best-step=10) and of result.json's dev_curve.
-        # Lightning's own logging step lags one behind there (the 10th step's validation at 9).
-        at_global_step = stage == "val" and self.trainer.state.fn == "fit"
-        for name, value in scores.items():
-            # Every rank holds the same scores (computed from the same gathered embeddings).
-            self.log(f"{stage}/{name}", value, prog_bar=name == "stsb_spearman", rank_zero_only=False,
-                     logger=not at_global_step)
-        if at_global_step and self.trainer.is_global_zero:
-            for logger in self.trainer.loggers:
-                logger.log_metrics({f"{stage}/{name}": float(value) for name, value in scores.items()}, step=self.global_step)
+        score_and_log(self, "test", outputs)
 
     # ----------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> dict:
