@@ -19,7 +19,7 @@ log file (``OUT/logs/<step>.log``), in this order:
   transformers, Lightning and lit_srl: the floor of the runner's overhead per run;
 - ``sweep``: a packed sweep, ``sweep run --jobs 2 --runs-per-gpu 2`` (four short MiniLM runs on one
   GPU), and its runner overhead per run: of the runs handed to a warm standby (goal ≤ 5 s) and of
-  each slot's first, started cold;
+  each slot's first, started cold; and the end of the slowest run's fit (goal ≤ 1 s);
 - ``tests``: the suite with the GPU visible (``-m "not slurm and not ddp"``, pytest-xdist if
   installed), the ``gpu``-marked tests included, in what is left of the budget
   (at most 4 minutes).
@@ -252,12 +252,15 @@ def sweep_figures(folder: Path) -> Callable[[Step, str], list[Figure]]:
         (warm, n_warm), (cold, n_cold) = mean_outside(times, True), mean_outside(times, False)
         done, planned = len(sweep.results), len(sweep.runs)
         devices = sorted({str(record.get("device", "?")) for record in sweep.results.values()})
+        ends = [e for record in sweep.results.values() if (e := (record.get("train") or {}).get("end_of_fit_seconds")) is not None]
         return [
             Figure(step.name, "runs finished", f"{done} / {planned}", "all", planned > 0 and done == planned),
             Figure(step.name, "runner overhead per run (s, outside fit and test), warm start",
                    f"{warm:.1f} (n = {n_warm})" if warm is not None else MISSING, "≤ 5", warm is not None and warm <= 5),
             Figure(step.name, "the same, not warm (a slot's first run, or one handed to a standby still importing)",
                    f"{cold:.1f} (n = {n_cold})" if cold is not None else "—"),
+            Figure(step.name, "end of fit (s, training ended → fit returned: loader workers, loggers), the slowest run",
+                   f"{max(ends):.2f} (n = {len(ends)})" if ends else MISSING, "≤ 1", bool(ends) and max(ends) <= 1),
             Figure(step.name, "devices of the runs", ", ".join(devices) or "—"),
         ]
 
